@@ -1,0 +1,12 @@
+// Subcommand registration. Each cmd_<name>.cpp defines one register function that adds its
+// subcommand (with --help text and real argument parsing) to the app; main.cpp calls them all.
+// A command's callback stores its exit code in *exit_code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace rapide::cli {
+
+using Register = void (*)(CLI::App& app, int* exit_code);
+
+}  // namespace rapide::cli

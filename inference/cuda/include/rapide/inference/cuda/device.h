@@ -1,0 +1,33 @@
+// The CUDA side of rapide as seen from plain C++: no CUDA headers here, so the CLI and tests
+// can ask about devices without nvcc. Every function is safe to call on a machine without a
+// GPU or driver: it reports "no device" with the reason instead of failing.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace rapide::inference::cuda {
+
+struct DeviceInfo {
+  int index = 0;
+  std::string name;
+  std::size_t total_memory_bytes = 0;
+  int sm_major = 0;
+  int sm_minor = 0;
+  int memory_bus_width_bits = 0;
+  double memory_clock_khz = 0;
+  // Theoretical peak: 2 (DDR) * clock * bus width / 8.
+  double peak_bandwidth_gbps() const { return 2.0 * memory_clock_khz * 1e3 * (memory_bus_width_bits / 8.0) / 1e9; }
+};
+
+struct DeviceQuery {
+  std::vector<DeviceInfo> devices;  // empty when no usable device
+  std::string why_none;             // the driver's message when `devices` is empty
+  int cublas_version = 0;           // version of the cuBLAS library linked in
+};
+
+// Lists the usable CUDA devices. Thread-safe.
+DeviceQuery query_devices();
+
+}  // namespace rapide::inference::cuda

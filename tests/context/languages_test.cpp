@@ -1,0 +1,52 @@
+#include "rapide/context/languages.h"
+
+#include <gtest/gtest.h>
+#include <tree_sitter/api.h>
+
+#include <memory>
+#include <string>
+
+namespace rapide::context {
+namespace {
+
+TEST(Languages, LookupByIdAndPath) {
+  ASSERT_NE(language_by_id("python"), nullptr);
+  EXPECT_EQ(language_by_id("no-such-language"), nullptr);
+  EXPECT_EQ(language_for_path("/home/u/proj/app/MAIN.PY"), language_by_id("python"));
+  EXPECT_EQ(language_for_path("stubs/typing.pyi"), language_by_id("python"));
+  EXPECT_EQ(language_for_path("Makefile"), nullptr);
+  EXPECT_EQ(language_for_path("archive.tar.gz"), nullptr);
+}
+
+TEST(Languages, EveryGrammarLoadsWithACompatibleAbi) {
+  for (const Language& l : languages()) {
+    const TSLanguage* ts = l.grammar();
+    ASSERT_NE(ts, nullptr) << l.id;
+    const uint32_t abi = ts_language_abi_version(ts);
+    EXPECT_GE(abi, TREE_SITTER_MIN_COMPATIBLE_LANGUAGE_VERSION) << l.id;
+    EXPECT_LE(abi, TREE_SITTER_LANGUAGE_VERSION) << l.id;
+  }
+}
+
+TEST(Languages, PythonParsesRealCode) {
+  std::unique_ptr<TSParser, decltype(&ts_parser_delete)> parser(ts_parser_new(), &ts_parser_delete);
+  ASSERT_TRUE(ts_parser_set_language(parser.get(), language_by_id("python")->grammar()));
+  const std::string src =
+      "import os\n\n"
+      "def walk(root: str) -> list[str]:\n"
+      "    out = []\n"
+      "    for d, _, files in os.walk(root):\n"
+      "        out.extend(os.path.join(d, f) for f in files)\n"
+      "    return out\n";
+  std::unique_ptr<TSTree, decltype(&ts_tree_delete)> tree(
+      ts_parser_parse_string(parser.get(), nullptr, src.data(), static_cast<uint32_t>(src.size())), &ts_tree_delete);
+  ASSERT_NE(tree, nullptr);
+  const TSNode root = ts_tree_root_node(tree.get());
+  EXPECT_STREQ(ts_node_type(root), "module");
+  EXPECT_FALSE(ts_node_has_error(root));
+  EXPECT_EQ(ts_node_named_child_count(root), 2u);
+  EXPECT_STREQ(ts_node_type(ts_node_named_child(root, 1)), "function_definition");
+}
+
+}  // namespace
+}  // namespace rapide::context
