@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -20,7 +21,6 @@ namespace rapide::inference::gguf {
 namespace {
 
 constexpr std::uint32_t kMaxDims = 4;          // GGML_MAX_DIMS
-constexpr int kMaxArrayDepth = 4;             // nested arrays deeper than this are rejected
 constexpr std::uint64_t kMaxStringBytes = 1u << 30;
 
 std::string hex_offset(std::uint64_t off) { return std::to_string(off); }
@@ -46,9 +46,12 @@ class Cursor {
     const std::uint64_t at = pos_;
     auto len = read<std::uint64_t>(what);
     if (!len) return len.error();
-    if (*len > left() || *len > kMaxStringBytes)
+    if (*len > left())
       return error("offset ", hex_offset(at), ": ", what, " length ", *len, " exceeds the ", left(),
                    " bytes left in the file: corrupt or truncated file?");
+    if (*len > kMaxStringBytes)
+      return error("offset ", hex_offset(at), ": ", what, " length ", *len, " exceeds the limit of ", kMaxStringBytes,
+                   " bytes: corrupt file?");
     std::string_view s(reinterpret_cast<const char*>(data_ + pos_), static_cast<std::size_t>(*len));
     pos_ += *len;
     return s;
@@ -107,11 +110,13 @@ Result<Value> read_value(Cursor& c, ValueType type, int depth, std::string_view 
       return Value::make_string(*s);
     }
     case ValueType::ARRAY: {
-      if (depth >= kMaxArrayDepth) return error("offset ", c.pos(), ": key '", key, "': arrays nested deeper than ", kMaxArrayDepth);
       const std::uint64_t at = c.pos();
       auto et = c.read<std::uint32_t>("array element type");
       if (!et) return et.error();
       if (!valid_value_type(*et)) return error("offset ", at, ": key '", key, "': unknown array element type ", *et);
+      // llama.cpp rejects arrays of arrays; so do we (depth stays 0 or 1).
+      if (static_cast<ValueType>(*et) == ValueType::ARRAY || depth > 0)
+        return error("offset ", at, ": key '", key, "': arrays of arrays are not supported (llama.cpp rejects them too)");
       auto n = c.read<std::uint64_t>("array length");
       if (!n) return n.error();
       const ValueType elem = static_cast<ValueType>(*et);
@@ -303,6 +308,9 @@ Status GgufFile::parse_all() {
   if (*version == 1)
     return error("offset 4: GGUF version 1 is obsolete and not supported (llama.cpp refuses it too): "
                  "convert the model again with a current llama.cpp");
+  if (*version > 0xffff && (*version & 0xffff) == 0)
+    return error("offset 4: version field reads ", *version,
+                 ": this looks like a big-endian GGUF file, which rapide (like llama.cpp on x86/ARM) cannot read");
   if (*version != 2 && *version != 3) return error("offset 4: unsupported GGUF version ", *version, " (expected 2 or 3)");
   version_ = *version;
 
@@ -338,7 +346,8 @@ Status GgufFile::parse_all() {
   if (const Value* a = find("general.alignment")) {
     const auto v = a->as_uint();
     if (a->type() != ValueType::UINT32 || !v || *v == 0 || (*v & (*v - 1)) != 0)
-      return error("general.alignment must be a uint32 power of two, got ", v ? std::to_string(*v) : "a non-integer");
+      return error("metadata key 'general.alignment' must be a uint32 power of two, got ",
+                   v ? std::to_string(*v) : std::string("a non-integer"), " (", value_type_name(a->type()), ")");
     alignment_ = *v;
   }
 
@@ -376,8 +385,11 @@ Status GgufFile::parse_all() {
                    traits->block_elements);
     const auto row = tensor_row_bytes(t.type, static_cast<std::uint64_t>(t.dims[0]));
     std::uint64_t rows = 1;
-    for (std::size_t d = 1; d < t.dims.size(); ++d) rows *= static_cast<std::uint64_t>(t.dims[d]);  // bounded by n_elements
-    if (mul_overflows(*row, rows, &t.n_bytes)) return error("tensor '", t.name, "': byte size overflows");
+    for (std::size_t d = 1; d < t.dims.size(); ++d)
+      if (mul_overflows(rows, static_cast<std::uint64_t>(t.dims[d]), &rows))
+        return error("offset ", at, ": tensor '", t.name, "' row count overflows");
+    if (t.dims[0] == 0) rows = 0;
+    if (mul_overflows(*row, rows, &t.n_bytes)) return error("offset ", at, ": tensor '", t.name, "': byte size overflows");
     const std::uint64_t off_at = c.pos();
     auto offset = c.read<std::uint64_t>("tensor data offset");
     if (!offset) return offset.error();
@@ -401,6 +413,16 @@ Status GgufFile::parse_all() {
       return error("tensor '", t.name, "': data [", t.offset, ", +", t.n_bytes, ") lies beyond the end of the file (", data_bytes,
                    " data bytes): truncated file?");
   }
+  // Tensors must not share bytes: a file whose tensors overlap was not written by a GGUF writer.
+  std::vector<const TensorInfo*> by_offset;
+  by_offset.reserve(tensors_.size());
+  for (const TensorInfo& t : tensors_)
+    if (t.n_bytes > 0) by_offset.push_back(&t);
+  std::sort(by_offset.begin(), by_offset.end(), [](const TensorInfo* a, const TensorInfo* b) { return a->offset < b->offset; });
+  for (std::size_t i = 1; i < by_offset.size(); ++i)
+    if (by_offset[i - 1]->offset + by_offset[i - 1]->n_bytes > by_offset[i]->offset)
+      return error("tensor '", by_offset[i]->name, "': data at ", by_offset[i]->offset, " overlaps tensor '", by_offset[i - 1]->name,
+                   "' [", by_offset[i - 1]->offset, ", +", by_offset[i - 1]->n_bytes, "): corrupt file?");
   return {};
 }
 
