@@ -322,9 +322,9 @@ Status GgufFile::parse_all() {
   // A key-value pair takes at least 8 (key length) + 4 (type) + 1 bytes; a tensor info at least
   // 8 + 4 + 8 + 4 + 8.
   if (*n_kv > c.left() / 13)
-    return error("offset ", counts_at + 8, ": metadata count ", *n_kv, " cannot fit in the ", c.left(), " bytes left: corrupt file?");
+    return error("offset ", counts_at + 8, ": metadata count ", *n_kv, " cannot fit in the ", c.left(), " bytes left: corrupt or truncated file?");
   if (*n_tensors > c.left() / 32)
-    return error("offset ", counts_at, ": tensor count ", *n_tensors, " cannot fit in the ", c.left(), " bytes left: corrupt file?");
+    return error("offset ", counts_at, ": tensor count ", *n_tensors, " cannot fit in the ", c.left(), " bytes left: corrupt or truncated file?");
 
   kvs_.reserve(static_cast<std::size_t>(*n_kv));
   std::unordered_set<std::string_view> keys;
@@ -359,6 +359,7 @@ Status GgufFile::parse_all() {
     auto name = c.read_string("tensor name");
     if (!name) return name.error();
     t.name = *name;
+    if (t.name.empty()) return error("offset ", at, ": tensor ", i, " has an empty name: corrupt file?");
     if (!names.insert(t.name).second) return error("offset ", at, ": duplicate tensor name '", t.name, "'");
     auto n_dims = c.read<std::uint32_t>("tensor dimension count");
     if (!n_dims) return n_dims.error();
