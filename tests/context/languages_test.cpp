@@ -1,4 +1,5 @@
 #include "rapide/context/languages.h"
+#include "rapide/context/syntax.h"
 
 #include <gtest/gtest.h>
 #include <tree_sitter/api.h>
@@ -16,6 +17,36 @@ TEST(Languages, LookupByIdAndPath) {
   EXPECT_EQ(language_for_path("stubs/typing.pyi"), language_by_id("python"));
   EXPECT_EQ(language_for_path("Makefile"), nullptr);
   EXPECT_EQ(language_for_path("archive.tar.gz"), nullptr);
+  EXPECT_EQ(language_by_id("typescriptreact"), language_for_path("ui/App.tsx"));
+  EXPECT_EQ(language_by_id("tsx"), language_by_id("typescriptreact"));
+  EXPECT_EQ(language_for_path("src/lib.rs"), language_by_id("rust"));
+  EXPECT_EQ(language_for_path("a/b/Main.java"), language_by_id("java"));
+  EXPECT_EQ(language_for_path("x.hpp"), language_by_id("cpp"));
+  EXPECT_EQ(language_for_path("x.c"), language_by_id("c"));
+  EXPECT_EQ(language_for_path("init.lua"), language_by_id("lua"));
+  EXPECT_EQ(language_for_path("setup.sh"), language_by_id("shellscript"));
+  EXPECT_EQ(language_for_path("package.json"), language_by_id("json"));
+  EXPECT_EQ(language_for_path("main.go"), language_by_id("go"));
+  EXPECT_EQ(language_for_path("index.mjs"), language_by_id("javascript"));
+  EXPECT_EQ(language_by_id("javascriptreact"), language_by_id("javascript"));
+}
+
+TEST(Languages, AllTwelveGrammarsArePresent) {
+  for (const char* id : {"c", "cpp", "python", "javascript", "typescript", "typescriptreact", "rust", "go", "java",
+                         "lua", "shellscript", "json"})
+    EXPECT_NE(language_by_id(id), nullptr) << id;
+}
+
+// Every embedded query compiles against its grammar (TSX compiles the typescript queries).
+TEST(Queries, EveryQueryCompilesAgainstItsGrammar) {
+  for (const Language& l : languages())
+    for (QueryKind k : {QueryKind::definitions, QueryKind::imports, QueryKind::references, QueryKind::scopes}) {
+      const QueryResult q = query_for(l, k);
+      EXPECT_TRUE(q.status.ok()) << q.status.message();
+      ASSERT_NE(q.query, nullptr) << l.id << " " << query_kind_name(k);
+      if (l.id != "json" || k != QueryKind::imports)
+        EXPECT_GT(ts_query_pattern_count(q.query), 0u) << l.id << " " << query_kind_name(k);
+    }
 }
 
 TEST(Languages, EveryGrammarLoadsWithACompatibleAbi) {

@@ -1,5 +1,6 @@
-// The language table: LSP languageId and file extensions mapped to tree-sitter grammars.
-// Entries are immutable and live for the whole program; lookups are thread-safe.
+// The language table: LSP languageId and file extensions mapped to tree-sitter grammars and to
+// our query folder (grammars/queries/<queries>/). Entries are immutable and live for the whole
+// program; lookups are thread-safe.
 #pragma once
 
 #include <span>
@@ -14,6 +15,9 @@ struct Language {
   std::span<const std::string_view> extensions;  // ".py", ".pyi" (lower case, with the dot)
   const TSLanguage* (*grammar)();               // tree-sitter language of this id
   bool indentation_scoped = false;              // blocks end by dedent (Python), not by a bracket
+  std::string_view queries;                     // query folder: "typescript" for tsx too
+  std::string_view line_comment;                // "//", "#", "--"; "" when the language has none
+  std::span<const std::string_view> aliases = {};  // other languageIds mapped here ("c++")
 };
 
 // Every language rapide knows, in a stable order.

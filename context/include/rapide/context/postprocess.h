@@ -1,0 +1,77 @@
+// Completion post-processing with the syntax tree: what to keep of the model's output.
+//
+// Rules, in order (each may cut the text; the reason of the first cut is reported):
+//   1. single-line context (the cursor has non-blank text after it on its line): at most one
+//      line; otherwise at most max_lines lines;
+//   2. block end: the completion stops before a closing bracket that would close a block opened
+//      before the cursor (brace languages), or before a line that dedents below the cursor
+//      line's indentation (indentation languages, and brace languages for lines starting with
+//      a closer);
+//   3. suffix overlap: trailing completion text that the suffix already contains at the cursor
+//      (e.g. a ")" the editor auto-closed, or the next lines of the file) is dropped;
+//   4. bracket balance: the completion may not close more brackets than it opens plus those
+//      open before the cursor; unmatched closers end it;
+//   5. parse check: the completion spliced at the cursor must not add parse errors (ERROR or
+//      MISSING nodes) beyond those of the document without it; otherwise the longest prefix of
+//      the completion, cut at a line end or token boundary, that does not add errors is kept
+//      (empty when none).
+// Deterministic; never fails (bad inputs give an empty completion with a reason).
+#pragma once
+
+#include "rapide/context/document.h"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace rapide::context {
+
+struct PostprocessOptions {
+  uint32_t max_lines = 16;
+  bool check_parse = true;
+};
+
+struct ProcessedCompletion {
+  std::string text;         // what to show (may be empty)
+  std::string stop_reason;  // "", "single line", "max lines", "block end", "dedent",
+                            // "suffix overlap", "unbalanced bracket", "parse errors"
+  bool parse_checked = false;
+};
+
+ProcessedCompletion postprocess_completion(const Snapshot& doc, uint32_t cursor_byte, std::string_view completion,
+                                           const PostprocessOptions& options = {});
+
+// Incremental stop check while tokens stream in. Feed the text generated so far (growing);
+// should_stop() becomes true once the text already triggers a line-based stop rule (line limit,
+// block end, dedent, unbalanced closer) - nothing later can undo those - so generation can end.
+// Work per call is proportional to the newly added text. Not thread-safe; one per request.
+class StreamingStopper {
+ public:
+  StreamingStopper(const Snapshot& doc, uint32_t cursor_byte, const PostprocessOptions& options = {});
+  // Feed the whole generated text so far (must extend the previous call's text). Returns true
+  // when generation should stop.
+  bool feed(std::string_view generated);
+  bool should_stop() const { return stop_; }
+  // Length of the generated text worth keeping (before the stop point), in bytes.
+  size_t keep_bytes() const { return keep_; }
+  const std::string& reason() const { return reason_; }
+
+ private:
+  void scan_line(std::string_view line, bool complete, size_t line_start);
+
+  bool single_line_;
+  bool indentation_language_;
+  uint32_t max_lines_;
+  int cursor_indent_;       // indentation width of the cursor line (tabs count 4... see .cpp)
+  int open_before_ = 0;     // brackets open before the cursor inside the enclosing block
+  std::string consumed_;    // text scanned so far
+  size_t line_start_ = 0;   // start of the current (incomplete) line in consumed_
+  uint32_t lines_ = 0;
+  int depth_ = 0;           // bracket depth within the completion
+  bool first_line_ = true;
+  bool stop_ = false;
+  size_t keep_ = 0;
+  std::string reason_;
+};
+
+}  // namespace rapide::context

@@ -1,0 +1,117 @@
+// The workspace: the store of open documents and an index of definitions over open documents and
+// the files of the workspace folders.
+//
+// Thread-safety: every method may be called from any thread. Document edits are serialized by
+// an internal mutex (the LSP I/O thread normally makes them); readers take snapshots and never
+// block writers for longer than a map lookup. Definitions of open documents are recomputed
+// lazily (once per version, on the first lookup that needs them). Folder indexing runs on one
+// background thread, bounded by WorkspaceOptions (files, bytes, time); it respects .gitignore
+// files (the common subset: globs with * ? **, leading / anchors, trailing / for directories,
+// ! negation) and skips hidden directories, node_modules and build*/ folders.
+#pragma once
+
+#include "rapide/context/document.h"
+#include "rapide/context/status.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace rapide::context {
+
+struct WorkspaceOptions {
+  size_t max_files = 20000;                   // files indexed per workspace, all folders
+  size_t max_file_bytes = 1u << 20;           // larger files are skipped
+  size_t max_total_bytes = 256u << 20;        // text read, all folders
+  size_t max_definitions = 400000;            // definitions kept in memory
+  std::chrono::milliseconds time_limit{20000};  // wall time per folder scan
+  bool background = true;  // false: add_folder indexes synchronously (tests, CLI)
+};
+
+struct IndexStats {
+  size_t files_indexed = 0;
+  size_t files_skipped = 0;  // ignored, too large, unknown language, over a limit
+  size_t bytes_read = 0;
+  size_t definitions = 0;
+  bool truncated = false;  // a limit stopped the scan
+  bool running = false;
+};
+
+// A definition found somewhere in the workspace.
+struct SymbolHit {
+  std::string path;
+  Definition definition;
+  bool from_open_document = false;
+};
+
+class Workspace {
+ public:
+  explicit Workspace(WorkspaceOptions options = {});
+  ~Workspace();  // stops and joins the indexer
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+
+  // Open documents. language_id is the LSP languageId; when unknown the file extension decides;
+  // when neither is known the document is plain text (no tree). Opening an open path replaces it.
+  void open(const std::string& path, std::string_view language_id, std::string text, int64_t version);
+  Status change(const std::string& path, std::span<const TextChange> changes, PositionEncoding encoding,
+                int64_t version);
+  void close(const std::string& path);
+  SnapshotPtr snapshot(const std::string& path) const;  // null when not open
+  std::vector<SnapshotPtr> open_snapshots() const;      // sorted by path
+
+  // Workspace folders: indexed in the background (or synchronously, see options).
+  void add_folder(const std::string& root);
+  void wait_idle() const;  // blocks until the indexer has finished its queue
+  IndexStats stats() const;
+
+  // Definitions named `name`: open documents first (sorted by path, then position), then indexed
+  // files (sorted by path). At most `limit` hits. Deterministic.
+  std::vector<SymbolHit> lookup(std::string_view name, size_t limit = 16) const;
+
+  // The file an import of `from` refers to, when it resolves to an open document or an indexed
+  // or existing file: C/C++ includes relative to the file then to each folder (and its include/,
+  // src/); Python dotted modules; JS/TS relative specifiers with extensions/index files; Rust
+  // `mod x;` and crate:: paths; Go import paths matched by directory suffix; Java packages by
+  // directory; Lua require names. Empty when unresolved.
+  std::string resolve_import(const Snapshot& from, const Import& import) const;
+
+  // Definitions of a file on disk or open (used after resolve_import). Empty when unknown.
+  std::vector<Definition> definitions_of(const std::string& path) const;
+
+ private:
+  struct IndexedFile {
+    std::string path;
+    std::vector<Definition> definitions;
+  };
+  void indexer_loop();
+  void index_folder(const std::string& root);
+  void add_indexed(IndexedFile file);
+
+  WorkspaceOptions options_;
+  mutable std::mutex docs_mutex_;
+  std::map<std::string, std::unique_ptr<Document>> docs_;
+
+  mutable std::mutex index_mutex_;
+  mutable std::condition_variable index_cv_;
+  std::map<std::string, std::vector<Definition>> files_;                 // indexed files by path
+  std::unordered_map<std::string, std::vector<std::string>> by_name_;   // name -> paths (sorted)
+  std::vector<std::string> folders_;
+  std::vector<std::string> queue_;
+  IndexStats stats_;
+  bool busy_ = false;
+  bool stop_ = false;
+  std::thread worker_;
+};
+
+}  // namespace rapide::context

@@ -1,0 +1,2 @@
+(variable_name) @reference
+(command_name (word) @reference)

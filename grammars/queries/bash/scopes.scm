@@ -1,0 +1,3 @@
+(compound_statement) @scope
+(do_group) @scope
+(subshell) @scope

@@ -1,0 +1,4 @@
+(compound_statement) @scope
+(field_declaration_list) @scope
+(enumerator_list) @scope
+(initializer_list) @scope

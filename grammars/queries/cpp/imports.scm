@@ -1,0 +1,2 @@
+(preproc_include path: (_) @import.path) @import
+(using_declaration) @import

@@ -1,0 +1,2 @@
+(block) @scope
+(table_constructor) @scope

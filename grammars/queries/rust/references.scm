@@ -1,0 +1,3 @@
+(identifier) @reference
+(type_identifier) @reference
+(field_identifier) @reference

@@ -1,0 +1,4 @@
+(identifier) @reference
+(property_identifier) @reference
+(type_identifier) @reference
+(shorthand_property_identifier) @reference
