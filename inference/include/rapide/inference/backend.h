@@ -122,6 +122,8 @@ class Backend {
   // of `layer` (does not change kv.size(); the model commits the size after the whole forward).
   virtual void kv_store(KvCache& kv, std::int32_t layer, std::int32_t pos0, std::int64_t n_tokens, const float* k,
                         const float* v) = 0;
+  // Sets the number of valid positions of a cache this backend created (after a forward).
+  virtual void kv_set_size(KvCache& kv, std::int32_t n_tokens) = 0;
   // Causal attention of queries q: [n_tokens, n_head, head_dim] at positions pos0.. over the
   // cache's positions 0..pos0+n_tokens-1 of `layer` (stored already), each query seeing the keys
   // at positions <= its own (and within the sliding window). out: [n_tokens, n_head, head_dim_v].
