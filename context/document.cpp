@@ -28,6 +28,46 @@ uint32_t char_floor(std::string_view text, uint32_t byte) {
 
 }  // namespace
 
+std::vector<uint64_t> token_set(std::string_view text) {
+  std::vector<uint64_t> out;
+  size_t i = 0;
+  const auto word = [](unsigned char c) { return c == '_' || c >= 0x80 || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'); };
+  while (i < text.size()) {
+    if (!word(static_cast<unsigned char>(text[i]))) {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    uint64_t h = 1469598103934665603ull;  // FNV-1a
+    while (j < text.size() && word(static_cast<unsigned char>(text[j]))) {
+      h = (h ^ static_cast<unsigned char>(text[j])) * 1099511628211ull;
+      ++j;
+    }
+    if (j - i >= 2) out.push_back(h);
+    i = j;
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+double jaccard(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b) {
+  if (a.empty() || b.empty()) return 0.0;
+  size_t i = 0, j = 0, common = 0;
+  while (i < a.size() && j < b.size()) {
+    if (a[i] == b[j]) {
+      ++common;
+      ++i;
+      ++j;
+    } else if (a[i] < b[j]) {
+      ++i;
+    } else {
+      ++j;
+    }
+  }
+  return static_cast<double>(common) / static_cast<double>(a.size() + b.size() - common);
+}
+
 TreePtr parse_text(TSParser* parser, const Language* language, std::string_view text, const TSTree* old_tree) {
   if (!language || !parser || text.size() > kMaxParsedBytes) return nullptr;
   if (ts_parser_language(parser) != language->grammar()) {
@@ -62,6 +102,19 @@ const SnapshotSymbols& Snapshot::symbols() const {
     if (tree_ && language_) {
       s->definitions = extract_definitions(*language_, tree_.get(), text_);
       s->imports = extract_imports(*language_, tree_.get(), text_);
+    }
+    s->by_name.reserve(s->definitions.size());
+    for (uint32_t i = 0; i < s->definitions.size(); ++i) s->by_name.emplace_back(s->definitions[i].name, i);
+    std::sort(s->by_name.begin(), s->by_name.end());
+    const uint32_t n_lines = lines_.line_count();
+    for (uint32_t start = 0; start < n_lines; start += kSnippetStrideLines) {
+      TokenWindow w;
+      w.start_line = start;
+      w.end_line = std::min(n_lines, start + kSnippetWindowLines);
+      const uint32_t b = lines_.line_start(w.start_line), e = lines_.line_start(w.end_line);
+      w.tokens = token_set(std::string_view(text_).substr(b, (w.end_line >= n_lines ? text_.size() : e) - b));
+      if (!w.tokens.empty()) s->windows.push_back(std::move(w));
+      if (w.end_line >= n_lines) break;
     }
     symbols_ = std::move(s);
   });

@@ -11,7 +11,8 @@
 //      prefix window;
 //   5. the imports of the current file;
 //   6. definitions (signatures, bodies only when small) of identifiers used near the cursor,
-//      found in other open documents, the workspace index and resolved imports, nearest use first;
+//      found in files this file imports (resolved to real files), other open documents and the
+//      workspace index (in that order of preference), nearest use first;
 //   7. similar snippets from other open documents (Jaccard similarity of identifier sets between
 //      the lines before the cursor and sliding windows of the other files, best first);
 //   8. more prefix, whole syntax nodes / lines further up, until prefix_share of the budget.
@@ -51,11 +52,8 @@ struct ContextOptions {
   uint32_t near_cursor_lines = 12;  // lines around the cursor whose identifiers we look up
   size_t max_definitions = 12;
   uint32_t small_body_lines = 6;    // definitions this short are included whole
-  uint32_t snippet_window_lines = 20;
-  uint32_t snippet_stride_lines = 10;
   size_t max_snippets = 4;
   double min_snippet_similarity = 0.12;
-  bool same_file_definitions = true;  // definitions in this file outside the window count too
 };
 
 enum class PieceKind { definition, snippet, import, enclosing_header, prefix, suffix };

@@ -34,10 +34,26 @@ namespace rapide::context {
 inline constexpr uint32_t kMaxParsedBytes = 16u << 20;  // no tree above 16 MiB
 
 // Data derived from a snapshot on first use and cached (definitions, imports, token windows).
+inline constexpr uint32_t kSnippetWindowLines = 20;   // similar-snippet windows (Copilot-style)
+inline constexpr uint32_t kSnippetStrideLines = 10;
+
+// A window of lines of a document and the hashed set of its identifier tokens (sorted, unique).
+struct TokenWindow {
+  uint32_t start_line = 0, end_line = 0;  // [start_line, end_line)
+  std::vector<uint64_t> tokens;
+};
+
 struct SnapshotSymbols {
   std::vector<Definition> definitions;  // document order
   std::vector<Import> imports;          // document order
+  std::vector<std::pair<std::string_view, uint32_t>> by_name;  // (name, index in definitions), sorted
+  std::vector<TokenWindow> windows;     // every kSnippetStrideLines lines
 };
+
+// Hashed identifier tokens ([A-Za-z0-9_]+ runs of length >= 2, plus non-ASCII runs) of a text,
+// sorted and unique: the sets compared by Jaccard similarity for snippets.
+std::vector<uint64_t> token_set(std::string_view text);
+double jaccard(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b);
 
 class Snapshot {
  public:

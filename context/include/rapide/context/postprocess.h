@@ -57,18 +57,17 @@ class StreamingStopper {
   const std::string& reason() const { return reason_; }
 
  private:
-  void scan_line(std::string_view line, bool complete, size_t line_start);
-
   bool single_line_;
   bool indentation_language_;
   uint32_t max_lines_;
-  int cursor_indent_;       // indentation width of the cursor line (tabs count 4... see .cpp)
-  int open_before_ = 0;     // brackets open before the cursor inside the enclosing block
+  int cursor_indent_;       // indentation width of the cursor line (a tab advances to the next
+                            // multiple of 4)
   std::string consumed_;    // text scanned so far
   size_t line_start_ = 0;   // start of the current (incomplete) line in consumed_
   uint32_t lines_ = 0;
   int depth_ = 0;           // bracket depth within the completion
   bool first_line_ = true;
+  char in_string_ = 0;      // quote character of the string literal we are in, 0 when none
   bool stop_ = false;
   size_t keep_ = 0;
   std::string reason_;
