@@ -9,4 +9,6 @@ namespace rapide::cli {
 
 using Register = void (*)(CLI::App& app, int* exit_code);
 
+void register_context(CLI::App& app, int* exit_code);  // cmd_context.cpp
+
 }  // namespace rapide::cli

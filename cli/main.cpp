@@ -39,7 +39,9 @@ std::string version_text() {
 
 // The commands, one register function each (see commands.h).
 std::vector<rapide::cli::Register> commands() {
-  return {};
+  return {
+      rapide::cli::register_context,
+  };
 }
 
 }  // namespace
