@@ -28,10 +28,7 @@ function valueProblem(name: SettingName, value: unknown): string | undefined {
     case 'string': {
       if (typeof value !== 'string') return `expected a string, got ${JSON.stringify(value)}`;
       if (spec.values === undefined) return undefined;
-      const ok = spec.values.some((allowed) =>
-        allowed.endsWith(':N') ? new RegExp(`^${allowed.slice(0, -2)}:[0-9]+$`).test(value) : allowed === value,
-      );
-      return ok ? undefined : `expected one of ${spec.values.join(', ')}, got ${JSON.stringify(value)}`;
+      return spec.values.includes(value) ? undefined : `expected one of ${spec.values.join(', ')}, got ${JSON.stringify(value)}`;
     }
     case 'integer': {
       if (typeof value !== 'number' || !Number.isInteger(value)) return `expected an integer, got ${JSON.stringify(value)}`;
