@@ -1,0 +1,274 @@
+// AVX2+FMA+F16C row kernels for vec_dot (the only translation unit compiled with -mavx2 -mfma
+// -mf16c; quant.cpp calls into it only after checking the CPU).
+//
+// What each computes is defined by the scalar reference in quant/dot.h: integer products of the
+// quants summed per block (exact), then scaled in float. Here the integer sums stay in 8 int32
+// lanes per block and are scaled with one FMA per block into 8 float accumulator lanes, so the
+// result differs from the scalar one only by float summation order.
+//
+// Signed x signed int8 products use the usual trick: maddubs wants unsigned x signed, so the
+// first operand's sign is moved onto the second (|x| * sign(x)*y). Weights that are unsigned
+// by construction (Q4_K/Q5_K/Q6_K levels) go straight into maddubs.
+//
+// ODR caution: inline functions from shared headers must not be used here. Their out-of-line
+// copies would be compiled with AVX2 and the linker may pick them for scalar callers too, which
+// would then fault on CPUs without AVX2. Only layouts (blocks.h) and local helpers are used.
+#include "quant/kernels.h"
+#include "rapide/inference/quant/blocks.h"
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace rapide::inference::quant::kernels {
+namespace {
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// Pairwise sums of signed int8 products, widened to 8 int32 lanes (each lane 4 products).
+inline __m256i dot_i8(__m256i x, __m256i y) {
+  const __m256i ax = _mm256_sign_epi8(x, x);
+  const __m256i sy = _mm256_sign_epi8(y, x);
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
+}
+
+// 32 nibbles of a 16-byte array: low nibbles in bytes 0-15, high nibbles in bytes 16-31.
+inline __m256i unpack_nibbles_16(const std::uint8_t* p) {
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
+  return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+inline float f16(std::uint16_t h) { return _cvtsh_ss(h); }
+
+inline float bf16(std::uint16_t h) {
+  return _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(static_cast<int>(static_cast<std::uint32_t>(h) << 16))));
+}
+
+// Same packing as k_scale_min() in quant/dequantize.h (not callable here, see above).
+inline void k_unpack_scales(const std::uint8_t* q, std::uint8_t* sc, std::uint8_t* m) {
+  for (int j = 0; j < 4; ++j) {
+    sc[j] = q[j] & 63;
+    m[j] = q[j + 4] & 63;
+  }
+  for (int j = 4; j < 8; ++j) {
+    sc[j] = static_cast<std::uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+    m[j] = static_cast<std::uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
+
+float dot_f32(const void* w, const void* a, std::int64_t n) {
+  const auto* x = static_cast<const float*>(w);
+  const auto* y = static_cast<const float*>(a);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+  std::int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), acc1);
+    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), acc2);
+    acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), acc3);
+  }
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc0);
+  float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+  for (; i < n; ++i) sum += x[i] * y[i];
+  return sum;
+}
+
+inline __m256 load_f16x8(const std::uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+float dot_f16(const void* w, const void* a, std::int64_t n) {
+  const auto* x = static_cast<const std::uint16_t*>(w);
+  const auto* y = static_cast<const float*>(a);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+  std::int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    acc0 = _mm256_fmadd_ps(load_f16x8(x + i), _mm256_loadu_ps(y + i), acc0);
+    acc1 = _mm256_fmadd_ps(load_f16x8(x + i + 8), _mm256_loadu_ps(y + i + 8), acc1);
+    acc2 = _mm256_fmadd_ps(load_f16x8(x + i + 16), _mm256_loadu_ps(y + i + 16), acc2);
+    acc3 = _mm256_fmadd_ps(load_f16x8(x + i + 24), _mm256_loadu_ps(y + i + 24), acc3);
+  }
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(load_f16x8(x + i), _mm256_loadu_ps(y + i), acc0);
+  float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+  for (; i < n; ++i) sum += f16(x[i]) * y[i];
+  return sum;
+}
+
+inline __m256 load_bf16x8(const std::uint16_t* p) {
+  const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+}
+
+float dot_bf16(const void* w, const void* a, std::int64_t n) {
+  const auto* x = static_cast<const std::uint16_t*>(w);
+  const auto* y = static_cast<const float*>(a);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  std::int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(load_bf16x8(x + i), _mm256_loadu_ps(y + i), acc0);
+    acc1 = _mm256_fmadd_ps(load_bf16x8(x + i + 8), _mm256_loadu_ps(y + i + 8), acc1);
+  }
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(load_bf16x8(x + i), _mm256_loadu_ps(y + i), acc0);
+  float sum = hsum(_mm256_add_ps(acc0, acc1));
+  for (; i < n; ++i) sum += bf16(x[i]) * y[i];
+  return sum;
+}
+
+float dot_q8_0(const void* w, const void* a, std::int64_t n) {
+  const auto* x = static_cast<const BlockQ8_0*>(w);
+  const auto* y = static_cast<const BlockQ8_0*>(a);
+  const std::int64_t nb = n / kQK8_0;
+  __m256 acc = _mm256_setzero_ps();
+  for (std::int64_t i = 0; i < nb; ++i) {
+    const __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs));
+    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs));
+    const __m256 d = _mm256_set1_ps(f16(x[i].d) * f16(y[i].d));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(qx, qy)), acc);
+  }
+  return hsum(acc);
+}
+
+float dot_q4_0(const void* w, const void* a, std::int64_t n) {
+  const auto* x = static_cast<const BlockQ4_0*>(w);
+  const auto* y = static_cast<const BlockQ8_0*>(a);
+  const std::int64_t nb = n / kQK4_0;
+  const __m256i eight = _mm256_set1_epi8(8);
+  __m256 acc = _mm256_setzero_ps();
+  for (std::int64_t i = 0; i < nb; ++i) {
+    const __m256i qx = _mm256_sub_epi8(unpack_nibbles_16(x[i].qs), eight);
+    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs));
+    const __m256 d = _mm256_set1_ps(f16(x[i].d) * f16(y[i].d));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(qx, qy)), acc);
+  }
+  return hsum(acc);
+}
+
+// Sum over the 8 sub-blocks of m_j * (activation sum of sub-block j), from the Q8_K bsums.
+inline int k_min_sum(const std::uint8_t* mins, const std::int16_t* bsums) {
+  int s = 0;
+  for (int j = 0; j < 8; ++j) s += mins[j] * (bsums[2 * j] + bsums[2 * j + 1]);
+  return s;
+}
+
+float dot_q4_k(const void* w, const void* a, std::int64_t n) {
+  const auto* x = static_cast<const BlockQ4_K*>(w);
+  const auto* y = static_cast<const BlockQ8_K*>(a);
+  const std::int64_t nb = n / kQK_K;
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  __m256 acc = _mm256_setzero_ps();
+  float acc_min = 0;
+  for (std::int64_t i = 0; i < nb; ++i) {
+    std::uint8_t sc[8], m[8];
+    k_unpack_scales(x[i].scales, sc, m);
+    const float dy = y[i].d;
+    acc_min += dy * f16(x[i].dmin) * static_cast<float>(k_min_sum(m, y[i].bsums));
+    __m256i sumi = _mm256_setzero_si256();
+    for (int c = 0; c < 4; ++c) {
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs + 32 * c));
+      const __m256i q1 = _mm256_and_si256(q, low4);
+      const __m256i q2 = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+      const __m256i y1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + 64 * c));
+      const __m256i y2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + 64 * c + 32));
+      const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, y1), _mm256_set1_epi16(sc[2 * c]));
+      const __m256i p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(q2, y2), _mm256_set1_epi16(sc[2 * c + 1]));
+      sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p1, p2));
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * f16(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+  }
+  return hsum(acc) - acc_min;
+}
+
+float dot_q5_k(const void* w, const void* a, std::int64_t n) {
+  const auto* x = static_cast<const BlockQ5_K*>(w);
+  const auto* y = static_cast<const BlockQ8_K*>(a);
+  const std::int64_t nb = n / kQK_K;
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i bit4 = _mm256_set1_epi8(0x10);
+  __m256 acc = _mm256_setzero_ps();
+  float acc_min = 0;
+  for (std::int64_t i = 0; i < nb; ++i) {
+    std::uint8_t sc[8], m[8];
+    k_unpack_scales(x[i].scales, sc, m);
+    const float dy = y[i].d;
+    acc_min += dy * f16(x[i].dmin) * static_cast<float>(k_min_sum(m, y[i].bsums));
+    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qh));
+    __m256i sumi = _mm256_setzero_si256();
+    for (int c = 0; c < 4; ++c) {
+      const __m256i mask1 = _mm256_set1_epi8(static_cast<char>(1 << (2 * c)));
+      const __m256i mask2 = _mm256_set1_epi8(static_cast<char>(2 << (2 * c)));
+      const __m256i h1 = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, mask1), mask1), bit4);
+      const __m256i h2 = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, mask2), mask2), bit4);
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs + 32 * c));
+      const __m256i q1 = _mm256_or_si256(_mm256_and_si256(q, low4), h1);
+      const __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low4), h2);
+      const __m256i y1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + 64 * c));
+      const __m256i y2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + 64 * c + 32));
+      const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, y1), _mm256_set1_epi16(sc[2 * c]));
+      const __m256i p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(q2, y2), _mm256_set1_epi16(sc[2 * c + 1]));
+      sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p1, p2));
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * f16(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+  }
+  return hsum(acc) - acc_min;
+}
+
+float dot_q6_k(const void* w, const void* a, std::int64_t n) {
+  const auto* x = static_cast<const BlockQ6_K*>(w);
+  const auto* y = static_cast<const BlockQ8_K*>(a);
+  const std::int64_t nb = n / kQK_K;
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i two = _mm256_set1_epi8(3);
+  const __m256i offset = _mm256_set1_epi8(32);
+  __m256 acc = _mm256_setzero_ps();
+  for (std::int64_t i = 0; i < nb; ++i) {
+    __m256i sumi = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const std::uint8_t* ql = x[i].ql + 64 * h;
+      const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+      const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qh + 32 * h));
+      const __m256i q[4] = {
+          _mm256_or_si256(_mm256_and_si256(qa, low4), _mm256_slli_epi16(_mm256_and_si256(qh, two), 4)),
+          _mm256_or_si256(_mm256_and_si256(qb, low4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), two), 4)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), low4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), two), 4)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), low4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), two), 4)),
+      };
+      for (int k = 0; k < 4; ++k) {
+        const __m256i yk = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + 128 * h + 32 * k));
+        // (q - 32) * y = q * y - 32 * y, both within int16 after the pairwise add.
+        const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], yk), _mm256_maddubs_epi16(offset, yk));
+        const int s = 8 * h + 2 * k;  // scales of elements 0-15 and 16-31 of this quarter
+        const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(x[i].scales[s + 1]), _mm_set1_epi16(x[i].scales[s]));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale));
+      }
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * f16(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+  }
+  return hsum(acc);
+}
+
+}  // namespace
+
+Avx2Kernels avx2_kernels() {
+  Avx2Kernels k;
+  k.f32 = dot_f32;
+  k.f16 = dot_f16;
+  k.bf16 = dot_bf16;
+  k.q4_0 = dot_q4_0;
+  k.q8_0 = dot_q8_0;
+  k.q4_k = dot_q4_k;
+  k.q5_k = dot_q5_k;
+  k.q6_k = dot_q6_k;
+  return k;
+}
+
+}  // namespace rapide::inference::quant::kernels
