@@ -144,6 +144,29 @@ case('typing shows ghost text from rapide serve; <Tab> accepts it', function()
   eq(lua('return vim.bo.filetype'), 'python', 'filetype')
   wait_for('the server to initialize and attach the buffer', attached_client)
 
+  -- :RapideStatus asks rapide/status and shows the answer.
+  lua('vim.cmd("RapideStatus")')
+  local status = wait_for('the rapide/status answer', function()
+    for _, m in ipairs(lua('return _G.rapide_test_messages')) do
+      if m.msg:find('^rapide: ') and m.msg:find('\nmodel: ') then
+        return m.msg
+      end
+    end
+  end)
+  H.out('        ' .. status:gsub('\n', '\n        '))
+  ok(status:find('^rapide: ready') or status:find('^rapide: loading'), 'state ready or loading: ' .. status)
+
+  -- :checkhealth rapide sees the running server and its inline completion capability.
+  local health = lua([[
+    vim.cmd('checkhealth rapide')
+    local text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')
+    vim.cmd('bwipeout!')
+    return text
+  ]])
+  ok(health:find('server running', 1, true), 'health: server running\n' .. health)
+  ok(health:find('server offers inline completions', 1, true), 'health: inline completions\n' .. health)
+  eq(lua('return vim.fn.fnamemodify(vim.api.nvim_buf_get_name(0), ":t")'), 'sample.py', 'back in the sample file')
+
   input('Gof')
   input('or i in range(len(values)):')
   local g = wait_for('ghost text after typing', ghost_now)

@@ -298,4 +298,30 @@ case('a server that keeps dying is restarted with back-off, then given up, with 
   vim.cmd('bwipeout!')
 end)
 
+case('help file: tags build, every option and command is documented', function()
+  local dir = vim.fn.tempname() .. '/doc'
+  vim.fn.mkdir(dir, 'p')
+  local help = vim.fn.readfile(H.plugin_dir .. '/doc/rapide.txt')
+  vim.fn.writefile(help, dir .. '/rapide.txt')
+  vim.cmd('helptags ' .. vim.fn.fnameescape(dir))
+  local tags = {}
+  for _, l in ipairs(vim.fn.readfile(dir .. '/tags')) do
+    tags[vim.split(l, '\t')[1]] = true
+  end
+  for _, t in ipairs({ 'rapide', 'rapide-options', 'rapide-inline', 'rapide-restart', ':RapideStatus', ':RapideLog',
+    ':RapideRestart', 'rapide.setup()', 'rapide.accept()', 'RapideGhostText' }) do
+    ok(tags[t], 'help tag ' .. t)
+  end
+  local text = table.concat(help, '\n')
+  for option in pairs(config.defaults()) do
+    ok(text:find('\n`' .. option .. '`', 1, true), 'option ' .. option .. ' documented in rapide-options')
+  end
+  for _, option in ipairs({ 'cmd', 'log_file' }) do
+    ok(text:find('\n`' .. option .. '`', 1, true), 'option ' .. option .. ' documented')
+  end
+  for action in pairs(config.defaults().keymaps) do
+    ok(text:find('`' .. action .. '`', 1, true), 'keymap ' .. action .. ' documented')
+  end
+end)
+
 H.finish()
