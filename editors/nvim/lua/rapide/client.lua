@@ -54,6 +54,11 @@ function Client:lsp_config()
     root_dir = self.root_dir,
     init_options = settings,
     settings = { [require('rapide.protocol').settings_section] = settings },
+    -- The plugin shows inline completions itself (Neovim's client does not know the method):
+    -- saying so lets the server skip its textDocument/completion fallback.
+    capabilities = vim.tbl_deep_extend('force', vim.lsp.protocol.make_client_capabilities(), {
+      textDocument = { inlineCompletion = { dynamicRegistration = false } },
+    }),
     -- flags.debounce_text_changes: didChange goes out at once; the server debounces.
     flags = { debounce_text_changes = 0 },
     on_attach = function(client, bufnr)
