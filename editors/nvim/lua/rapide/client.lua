@@ -28,11 +28,11 @@ end
 -- The nearest folder, from the working directory up, holding one of `markers`; else the
 -- working directory.
 local function find_root(markers)
-  local cwd = vim.loop.cwd()
+  local cwd = compat.uv.cwd()
   local dir = cwd
   while dir do
     for _, m in ipairs(markers) do
-      if vim.loop.fs_stat(dir .. '/' .. m) then
+      if compat.uv.fs_stat(dir .. '/' .. m) then
         return dir
       end
     end
@@ -144,7 +144,7 @@ function Client:on_exit(code, signal, client_id)
   self.id = nil
   local why = string.format('rapide: the server exited (code %d%s)', code or -1,
     (signal and signal ~= 0) and (', signal ' .. signal) or '')
-  local d = self.policy:on_crash(vim.loop.now())
+  local d = self.policy:on_crash(compat.uv.now())
   if d.restart then
     self.hooks.notify(string.format('%s; restarting in %d s.', why, math.floor(d.delay_ms / 1000 + 0.5)), vim.log.levels.WARN)
     self.restart_timer = vim.defer_fn(function()

@@ -42,6 +42,23 @@ function M.char_index(line, col, encoding)
   return encoding == 'utf-16' and utf16 or utf32
 end
 
+M.uv = vim.uv or vim.loop
+
+--- vim.validate over a table spec { name = { value, validator, optional_or_message } }: the
+--- table form on 0.7-0.10, one call per entry with the newer signature on 0.11+.
+function M.validate(spec)
+  if not M.nvim_0_11 then
+    return vim.validate(spec)
+  end
+  for name, s in pairs(spec) do
+    if type(s[3]) == 'string' then
+      vim.validate(name, s[1], s[2], false, s[3])
+    else
+      vim.validate(name, s[1], s[2], s[3] or false)
+    end
+  end
+end
+
 function M.get_client(id)
   return vim.lsp.get_client_by_id(id)
 end

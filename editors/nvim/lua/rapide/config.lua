@@ -1,6 +1,7 @@
 -- Options of require('rapide').setup(opts): defaults, validation (vim.validate), and what they
 -- become for the server (command line, initializationOptions, workspace/configuration).
 -- Pure: no side effects, no editor state.
+local compat = require('rapide.compat')
 local protocol = require('rapide.protocol')
 
 local M = {}
@@ -76,7 +77,7 @@ end
 --- option, what was expected and what was given.
 function M.resolve(opts)
   opts = opts or {}
-  vim.validate({ opts = { opts, 'table' } })
+  compat.validate({ opts = { opts, 'table' } })
   local defaults = M.defaults()
   for key in pairs(opts) do
     if defaults[key] == nil and key ~= 'cmd' and key ~= 'log_file' then
@@ -94,7 +95,7 @@ function M.resolve(opts)
       return type(v) == 'number' and v == math.floor(v) and v >= lo and v <= hi
     end, string.format('an integer in %d..%d', lo, hi)
   end
-  local ok, err = pcall(vim.validate, {
+  local ok, err = pcall(compat.validate, {
     cmd = { c.cmd, 'table', true },
     server_path = { c.server_path, 'string' },
     model = { c.model, 'string' },
