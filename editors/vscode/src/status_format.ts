@@ -53,7 +53,9 @@ export function parseStatus(value: unknown): ServerStatus | undefined {
     const l = lat as Record<string, unknown>;
     status.lastLatencyMs = {};
     for (const key of ['inlineCompletion', 'hover', 'codeAction'] as const) {
-      if (typeof l[key] === 'number') status.lastLatencyMs[key] = l[key];
+      // A negative or missing figure means "none measured yet".
+      const ms = l[key];
+      if (typeof ms === 'number' && ms >= 0) status.lastLatencyMs[key] = ms;
     }
   }
   return status;

@@ -54,6 +54,10 @@ test('parseStatus keeps well-typed fields and rejects other shapes', () => {
   assert.equal(parseStatus(null), undefined);
   assert.equal(parseStatus({ state: 'busy' }), undefined);
   assert.equal(parseStatus('ready'), undefined);
+  assert.deepEqual(parseStatus({ state: 'ready', lastLatencyMs: { hover: -1, inlineCompletion: null, codeAction: 0 } }), {
+    state: 'ready',
+    lastLatencyMs: { codeAction: 0 },
+  });
   assert.deepEqual(parseStatus({ state: 'ready', model: 3, device: 'cpu', lastLatencyMs: { hover: 'x', inlineCompletion: 12 } }), {
     state: 'ready',
     device: 'cpu',
