@@ -298,6 +298,18 @@ case('a server that keeps dying is restarted with back-off, then given up, with 
   vim.cmd('bwipeout!')
 end)
 
+case(':RapideStatus lines from a rapide/status answer', function()
+  local fmt = require('rapide.status_format')
+  eq(fmt.lines({ state = 'loading', loadPercent = 41.6 }), { 'rapide: loading (42%)' }, 'loading')
+  eq(fmt.lines({ state = 'ready', model = '/m/a.gguf', device = 'cpu', memoryBytes = 3 * 1024 * 1024,
+    lastLatencyMs = { inlineCompletion = 84.4, hover = -1 } }),
+    { 'rapide: ready', 'model: /m/a.gguf', 'device: cpu', 'memory: 3.0 MiB', 'last inlineCompletion: 84 ms' }, 'ready')
+  eq(fmt.lines({ state = 'no-model', message = 'no model: set model' }), { 'rapide: no-model', 'no model: set model' }, 'no model')
+  ok(fmt.lines(vim.NIL)[1]:find('unexpected', 1, true), 'bad answer')
+  eq(fmt.bytes(512), '512 B', 'bytes')
+  eq(fmt.ms(1530), '1.5 s', 'seconds')
+end)
+
 case('help file: tags build, every option and command is documented', function()
   local dir = vim.fn.tempname() .. '/doc'
   vim.fn.mkdir(dir, 'p')

@@ -44,7 +44,7 @@ function M.lines(st, client)
   if type(st.memoryBytes) == 'number' then table.insert(out, 'memory: ' .. M.bytes(st.memoryBytes)) end
   local lat = type(st.lastLatencyMs) == 'table' and st.lastLatencyMs or {}
   for _, k in ipairs({ 'inlineCompletion', 'hover', 'codeAction' }) do
-    if type(lat[k]) == 'number' then
+    if type(lat[k]) == 'number' and lat[k] >= 0 then -- negative: none measured yet
       table.insert(out, string.format('last %s: %s', k, M.ms(lat[k])))
     end
   end
