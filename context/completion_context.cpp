@@ -56,13 +56,29 @@ constexpr std::string_view kKeywords[] = {
     "local", "function", "end", "then", "do", "async", "await", "export", "type", "interface", "size_t",
     "uint32_t", "int64_t", "uint64_t", "int32_t", "uint8_t", "str", "list", "dict", "String", "Vec", "Option",
     "Result", "Ok", "Err", "Some", "i32", "u32", "i64", "u64", "usize", "f32", "f64", "u8", "boolean", "Object",
-    "Integer", "List", "Map", "error", "console", "log", "args", "value", "key", "i", "j", "k", "x", "y", "n"};
+    "Integer", "List", "Map", "console", "super", "throw", "try", "catch", "match", "switch", "case", "break",
+    "continue", "yield", "lambda", "with", "as", "elif", "except", "raise", "pass", "go", "defer", "chan",
+    "range", "select", "extends", "implements", "final", "override", "virtual", "template", "typename",
+    "namespace", "using", "sizeof", "unsigned", "signed", "long", "short", "enum", "union", "typedef"};
 
 bool is_keyword(std::string_view w) {
   for (std::string_view k : kKeywords)
     if (k == w) return true;
   return false;
 }
+
+// Accepted line ranges per file: a piece overlapping an accepted one is redundant.
+struct Taken {
+  std::map<std::string, std::vector<std::pair<uint32_t, uint32_t>>> ranges;
+  bool overlaps(const std::string& path, uint32_t a, uint32_t b) const {
+    const auto it = ranges.find(path);
+    if (it == ranges.end()) return false;
+    for (const auto& [s, e] : it->second)
+      if (a <= e && s <= b) return true;
+    return false;
+  }
+  void add(const std::string& path, uint32_t a, uint32_t b) { ranges[path].emplace_back(a, b); }
+};
 
 struct Candidate {
   ContextPiece piece;
@@ -232,7 +248,7 @@ CompletionContext build_completion_context(const Workspace& workspace, const Sna
 
   // ---- 6. definitions of identifiers near the cursor ----
   std::vector<ContextPiece> cross;
-  std::set<std::pair<std::string, uint32_t>> taken;  // (path, start line) of pieces
+  Taken taken;
   if (tree && lang) {
     // Files this document imports, resolved.
     std::set<std::string> imported;
@@ -262,7 +278,7 @@ CompletionContext build_completion_context(const Workspace& workspace, const Sna
       });
       for (const SymbolHit& h : hits) {
         if (h.path == doc.path()) continue;
-        if (!taken.insert({h.path, h.definition.start_row}).second) break;
+        if (taken.overlaps(h.path, h.definition.start_row, h.definition.end_row)) break;
         const Definition& d = h.definition;
         ContextPiece p;
         p.kind = PieceKind::definition;
@@ -278,6 +294,7 @@ CompletionContext build_completion_context(const Workspace& workspace, const Sna
                    (imported.count(h.path) ? "; imported by this file" : h.from_open_document ? "; open document" : "; workspace index");
         if (used + p.tokens > budget) continue;
         used += p.tokens;
+        taken.add(p.path, p.start_line, p.end_line);
         cross.push_back(std::move(p));
         ++n_defs;
         break;  // the best hit per name
@@ -340,8 +357,9 @@ CompletionContext build_completion_context(const Workspace& workspace, const Sna
       char buf[32];
       std::snprintf(buf, sizeof buf, "%.2f", sc.score);
       p.reason = std::string("similar to the lines before the cursor (Jaccard ") + buf + ")";
-      if (used + p.tokens > budget) continue;
+      if (used + p.tokens > budget || taken.overlaps(p.path, p.start_line, p.end_line)) continue;
       used += p.tokens;
+      taken.add(p.path, p.start_line, p.end_line);
       cross.push_back(std::move(p));
       ++n_snippets;
     }
@@ -349,6 +367,35 @@ CompletionContext build_completion_context(const Workspace& workspace, const Sna
 
   // ---- 8. more prefix, then cut at a syntax boundary ----
   grow_prefix(options.max_prefix_lines, prefix_cap);
+  if (tree && win_line > 0) {
+    // Prefer a line opening a node whose parent encloses the cursor (searching 40 lines down).
+    std::vector<TSNode> path;
+    for (TSNode n = ts_node_descendant_for_byte_range(doc.root(), cursor, cursor); !ts_node_is_null(n); n = ts_node_parent(n))
+      path.push_back(n);
+    const auto on_path = [&](TSNode n) {
+      for (const TSNode& p : path)
+        if (ts_node_eq(p, n)) return true;
+      return false;
+    };
+    // Give up at most a third of the window for it.
+    const uint32_t search = std::min<uint32_t>(40, (cur_line - win_line) / 3);
+    for (uint32_t l = win_line; l < cur_line && l <= win_line + search; ++l) {
+      const uint32_t b = first_non_blank(lines, l);
+      if (b >= lines.line_end(l)) continue;
+      TSNode n = ts_node_descendant_for_byte_range(doc.root(), b, b);
+      if (ts_node_start_byte(n) != b) continue;
+      while (true) {
+        const TSNode p = ts_node_parent(n);
+        if (ts_node_is_null(p) || ts_node_start_byte(p) != b) break;
+        n = p;
+      }
+      if (on_path(ts_node_parent(n))) {
+        for (uint32_t k = win_line; k < l; ++k) used -= count(view(text, lines.line_start(k), lines.line_start(k + 1)));
+        win_line = l;
+        break;
+      }
+    }
+  }
   while (win_line < cur_line && !clean_cut(doc, win_line)) {
     const int t = count(view(text, lines.line_start(win_line), lines.line_start(win_line + 1)));
     used -= t;
@@ -394,13 +441,28 @@ CompletionContext build_completion_context(const Workspace& workspace, const Sna
       used -= p.tokens;
       continue;
     }
-    if (p.start_line > next_line) ctx.prefix += (ctx.prefix.empty() ? "" : "") + elision + "\n";
+    if (p.start_line > next_line) {
+      bool all_blank = true;
+      for (uint32_t l = next_line; l < p.start_line && all_blank; ++l)
+        all_blank = lines.line_text(l).find_first_not_of(" \t") == std::string_view::npos;
+      if (all_blank)
+        for (uint32_t l = next_line; l < p.start_line; ++l) ctx.prefix += "\n";
+      else
+        ctx.prefix += elision + "\n";
+    }
     ctx.prefix += p.text + "\n";
     next_line = p.end_line + 1;
     ctx.pieces.push_back(std::move(p));
   }
-  if (!kept_local.empty() && win_line > next_line && !ctx.prefix.empty()) ctx.prefix += elision + "\n";
-  if (ctx.prefix.empty() && win_line > 0) ctx.prefix += "";
+  if (!ctx.prefix.empty() && win_line > next_line) {
+    bool all_blank = true;
+    for (uint32_t l = next_line; l < win_line && all_blank; ++l)
+      all_blank = lines.line_text(l).find_first_not_of(" \t") == std::string_view::npos;
+    if (all_blank)
+      for (uint32_t l = next_line; l < win_line; ++l) ctx.prefix += "\n";
+    else
+      ctx.prefix += elision + "\n";
+  }
   ContextPiece window;
   window.kind = PieceKind::prefix;
   window.path = doc.path();

@@ -66,6 +66,39 @@ StreamingStopper::StreamingStopper(const Snapshot& doc, uint32_t cursor_byte, co
   const std::string_view before = lt.substr(0, col);
   // Inside the indentation of a blank line the cursor column is the indentation.
   cursor_indent_ = blank(before) ? indent_width(before) : indent_width(lt);
+  // Brackets left open before the cursor (scanning up to 200 lines back, skipping string
+  // literals and line comments), minus those the rest of the cursor line closes.
+  const std::string_view text = doc.text();
+  const std::string_view comment = doc.language() ? doc.language()->line_comment : std::string_view();
+  const uint32_t from = lines.line_start(line > 200 ? line - 200 : 0);
+  char quote = 0;
+  for (uint32_t i = from; i < cursor_byte; ++i) {
+    const char c = text[i];
+    if (c == '\n') quote = quote == '`' ? quote : 0;
+    if (quote) {
+      if (c == '\\') ++i;
+      else if (c == quote) quote = 0;
+      continue;
+    }
+    if (c == '"' || c == '`' || (c == '\'' && !(i > 0 && std::isalnum(static_cast<unsigned char>(text[i - 1]))))) {
+      quote = c;
+    } else if (!comment.empty() && text.substr(i, comment.size()) == comment) {
+      while (i < cursor_byte && text[i] != '\n') ++i;
+    } else if (c == '(' || c == '[' || c == '{') {
+      pending_ += c;
+    } else if ((c == ')' || c == ']' || c == '}') && !pending_.empty()) {
+      pending_.pop_back();
+    }
+  }
+  int depth = 0;
+  for (char c : lt.substr(col)) {
+    if (c == '(' || c == '[' || c == '{') ++depth;
+    if (c == ')' || c == ']' || c == '}') {
+      if (depth > 0) --depth;
+      else if (!pending_.empty()) pending_.pop_back();
+    }
+  }
+  initial_pending_ = pending_;
 }
 
 
@@ -81,6 +114,7 @@ bool StreamingStopper::feed(std::string_view generated) {
     depth_ = 0;
     first_line_ = true;
     in_string_ = 0;
+    pending_ = initial_pending_;
     keep_ = 0;
     i = 0;
   }
@@ -128,7 +162,12 @@ bool StreamingStopper::feed(std::string_view generated) {
       ++depth_;
     } else if (c == ')' || c == ']' || c == '}') {
       if (depth_ == 0) {
-        // Closes something opened before the cursor: the completion ends here.
+        const char open = c == ')' ? '(' : c == ']' ? '[' : '{';
+        if (!pending_.empty() && pending_.back() == open) {  // closes what the cursor line left open
+          pending_.pop_back();
+          continue;
+        }
+        // Closes something the suffix closes already: the completion ends here.
         size_t at = i;
         while (at > line_start_ && (consumed_[at - 1] == ' ' || consumed_[at - 1] == '\t')) --at;
         if (at == line_start_ && line_start_ > 0) at = line_start_ - 1;  // drop the whole line
@@ -248,27 +287,38 @@ ProcessedCompletion postprocess_completion(const Snapshot& doc, uint32_t cursor_
       TreePtr next = parse_text(parser.get(), doc.language(), spliced, tree.get());
       return next ? count_errors(ts_tree_root_node(next.get())) : base;
     };
-    if (errors_with(c) > base) {
-      // Candidate cuts, longest first: line ends, then word boundaries of the first line.
+    const size_t full = errors_with(c);
+    if (full > 0) {
+      // Candidate cuts, longest first: line ends, then word/punctuation boundaries of the first
+      // line. Keep the longest candidate with the fewest errors; nothing when even that adds
+      // errors to the document.
       std::vector<size_t> cuts;
       for (size_t i = c.size(); i-- > 0;)
-        if (c[i] == '\n') cuts.push_back(i);
+        if (c[i] == '\n' && cuts.size() < 12) cuts.push_back(i);
       const size_t first_nl = c.find('\n');
       const size_t first_end = first_nl == std::string::npos ? c.size() : first_nl;
-      for (size_t i = first_end; i-- > 1;)
-        if ((c[i] == ' ' || std::ispunct(static_cast<unsigned char>(c[i]))) && cuts.size() < 24) cuts.push_back(i);
-      std::string kept;
+      for (size_t i = first_end; i-- > 1 && cuts.size() < 24;)
+        if (c[i] == ' ' || std::ispunct(static_cast<unsigned char>(c[i]))) cuts.push_back(i);
+      std::string best = c;
+      size_t best_errors = full;
       for (size_t cut : cuts) {
         std::string_view cand = std::string_view(c).substr(0, cut);
         while (!cand.empty() && (cand.back() == ' ' || cand.back() == '\n' || cand.back() == '\t')) cand.remove_suffix(1);
-        if (cand.empty()) continue;
-        if (errors_with(cand) <= base) {
-          kept = std::string(cand);
-          break;
+        if (cand.empty() || cand.size() >= best.size()) continue;
+        const size_t e = errors_with(cand);
+        if (e < best_errors) {
+          best = std::string(cand);
+          best_errors = e;
+          if (e == 0) break;
         }
       }
-      c = kept;
-      out.stop_reason = "parse errors";
+      if (best_errors > base) {
+        c.clear();
+        out.stop_reason = "parse errors";
+      } else if (best != c) {
+        c = std::move(best);
+        out.stop_reason = "parse errors";
+      }
     }
   }
   out.text = std::move(c);

@@ -260,10 +260,12 @@ std::vector<Definition> extract_definitions(const Language& language, const TSTr
     }
     d.body_start_byte = ts_node_is_null(body) ? d.end_byte : ts_node_start_byte(body);
     if (d.body_start_byte < d.start_byte) d.body_start_byte = d.end_byte;
-    d.signature = elided_signature(language, d.kind, text, d.start_byte, d.body_start_byte, d.end_byte);
-    if (d.signature.empty()) d.signature = d.name;
+    // Texts start with the first line's indentation so that nested lines stay aligned.
+    const std::string indent = line_indent(text, d.start_byte);
+    d.signature = indent + elided_signature(language, d.kind, text, d.start_byte, d.body_start_byte, d.end_byte);
+    if (d.signature.size() == indent.size()) d.signature += d.name;
     if (d.end_row - d.start_row + 1 <= kSmallDefinitionRows)
-      d.text_if_small = rstrip(text.substr(d.start_byte, d.end_byte - d.start_byte));
+      d.text_if_small = indent + rstrip(text.substr(d.start_byte, d.end_byte - d.start_byte));
     defs.push_back(std::move(d));
   });
   std::sort(defs.begin(), defs.end(), [](const Definition& a, const Definition& b) {
@@ -276,8 +278,10 @@ std::vector<Definition> extract_definitions(const Language& language, const TSTr
              defs.end());
   // Containers: the innermost class-like definition enclosing each definition (a stack walk).
   std::vector<size_t> stack;
+  std::vector<std::vector<size_t>> members(defs.size());
   for (size_t i = 0; i < defs.size(); ++i) {
     while (!stack.empty() && defs[stack.back()].end_byte <= defs[i].start_byte) stack.pop_back();
+    if (!stack.empty()) members[stack.back()].push_back(i);
     for (size_t k = stack.size(); k-- > 0;)
       if (is_class_kind(defs[stack[k]].kind)) {
         defs[i].container = defs[stack[k]].name;
@@ -285,6 +289,39 @@ std::vector<Definition> extract_definitions(const Language& language, const TSTr
         break;
       }
     stack.push_back(i);
+  }
+  // Large classes: the header followed by the signatures of their direct members, so that a
+  // prompt shows the API without the bodies.
+  for (size_t i = 0; i < defs.size(); ++i) {
+    Definition& d = defs[i];
+    if (!d.text_if_small.empty() || members[i].empty() || !is_class_kind(d.kind) || d.body_start_byte >= d.end_byte)
+      continue;
+    std::string sig = line_indent(text, d.start_byte);
+    sig.append(rstrip(text.substr(d.start_byte, d.body_start_byte - d.start_byte)));
+    const bool brace = !language.indentation_scoped && language.queries != "lua" && language.queries != "bash";
+    if (brace) sig += " {";
+    size_t shown = 0;
+    for (size_t m : members[i]) {
+      if (++shown > 24) break;
+      const Definition& md = defs[m];
+      std::string msig = md.signature;
+      // keep members short: their first line, plus the elision of their body
+      const size_t nl = msig.find('\n');
+      if (nl != std::string::npos && !language.indentation_scoped) {
+        msig.resize(nl);
+        msig.append(" ...");
+      }
+      sig.push_back('\n');
+      sig.append(msig);
+    }
+    if (brace) {
+      sig.push_back('\n');
+      sig.append(line_indent(text, d.start_byte));
+      sig.push_back('}');
+      if ((language.queries == "c" || language.queries == "cpp") && d.end_byte <= text.size() && text[d.end_byte - 1] == ';')
+        sig += ";";
+    }
+    d.signature = std::move(sig);
   }
   return defs;
 }

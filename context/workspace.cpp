@@ -263,7 +263,13 @@ std::string Workspace::resolve_import(const Snapshot& from, const Import& import
   };
   std::string target = import.target.substr(0, import.target.find('\n'));
   if (q == "c" || q == "cpp") {
-    candidates.push_back(here + "/" + target);
+    // the including file's folder, then its ancestors (and their include/), then the roots
+    std::string d = here;
+    for (int up = 0; up < 5 && !d.empty() && d != "." && d != "/"; ++up) {
+      candidates.push_back(d + "/" + target);
+      candidates.push_back(d + "/include/" + target);
+      d = dir_of(d);
+    }
     under_roots(target, {"", "include", "src"});
   } else if (q == "python") {
     size_t dots = 0;

@@ -20,7 +20,9 @@
 // keystrokes: cross-file items sorted by path (each file's pieces in file order, joined by an
 // elision line), then the prefix (imports and enclosing headers of this file, elided, followed
 // by the contiguous window), then the suffix. Windows are cut at line starts at or before
-// syntax-node starts: never inside a token. Deterministic: same inputs, same output.
+// syntax-node starts: never inside a token, and preferably where a node starts whose parent
+// encloses the cursor (a sibling of the cursor's statement, function or class), so the window
+// opens on whole statements/definitions. Deterministic: same inputs, same output.
 #pragma once
 
 #include "rapide/context/document.h"
@@ -51,7 +53,7 @@ struct ContextOptions {
   uint32_t max_suffix_lines = 24;
   uint32_t near_cursor_lines = 12;  // lines around the cursor whose identifiers we look up
   size_t max_definitions = 12;
-  uint32_t small_body_lines = 6;    // definitions this short are included whole
+  uint32_t small_body_lines = 12;   // definitions this short are included whole (max 12)
   size_t max_snippets = 4;
   double min_snippet_similarity = 0.12;
 };

@@ -9,12 +9,14 @@
 //      a closer);
 //   3. suffix overlap: trailing completion text that the suffix already contains at the cursor
 //      (e.g. a ")" the editor auto-closed, or the next lines of the file) is dropped;
-//   4. bracket balance: the completion may not close more brackets than it opens plus those
-//      open before the cursor; unmatched closers end it;
-//   5. parse check: the completion spliced at the cursor must not add parse errors (ERROR or
-//      MISSING nodes) beyond those of the document without it; otherwise the longest prefix of
-//      the completion, cut at a line end or token boundary, that does not add errors is kept
-//      (empty when none).
+//   4. bracket balance: a closing bracket that matches nothing opened in the completion may
+//      only close the innermost bracket left open before the cursor (and not closed by the
+//      rest of the cursor line); any other unmatched closer ends the completion;
+//   5. parse check: the completion is spliced at the cursor and the document reparsed
+//      (incrementally). When the result has ERROR/MISSING nodes, shorter prefixes of the
+//      completion (cut at line ends, then at word/punctuation boundaries of its first line) are
+//      tried and the longest one with the fewest errors is kept; when even that has more errors
+//      than the document without the completion, the completion is dropped (empty).
 // Deterministic; never fails (bad inputs give an empty completion with a reason).
 #pragma once
 
@@ -68,6 +70,9 @@ class StreamingStopper {
   int depth_ = 0;           // bracket depth within the completion
   bool first_line_ = true;
   char in_string_ = 0;      // quote character of the string literal we are in, 0 when none
+  std::string pending_;     // brackets open before the cursor that the suffix's line leaves
+                            // open (innermost last): the completion may close these
+  std::string initial_pending_;
   bool stop_ = false;
   size_t keep_ = 0;
   std::string reason_;

@@ -1,0 +1,151 @@
+// The workspace: open documents, background folder index (.gitignore, limits), import
+// resolution; plus the .gitignore matcher.
+#include "rapide/context/workspace.h"
+
+#include "../../context/gitignore.h"
+
+#include <gtest/gtest.h>
+#include <test_support.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace rapide::context {
+namespace {
+
+namespace fs = std::filesystem;
+
+void write(const fs::path& p, const std::string& text) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << text;
+}
+
+TEST(GitIgnore, CommonPatterns) {
+  EXPECT_TRUE(glob_match("*.o", "main.o"));
+  EXPECT_FALSE(glob_match("*.o", "src/main.o"));  // callers match the base name for unanchored
+  EXPECT_TRUE(glob_match("**/gen/*.py", "a/b/gen/x.py"));
+  EXPECT_TRUE(glob_match("**/gen/*.py", "gen/x.py"));
+  EXPECT_TRUE(glob_match("doc/**", "doc/a/b.md"));
+  EXPECT_TRUE(glob_match("file[0-9].txt", "file7.txt"));
+  EXPECT_FALSE(glob_match("file[!0-9].txt", "file7.txt"));
+  EXPECT_TRUE(glob_match("a?c", "abc"));
+  EXPECT_FALSE(glob_match("a?c", "a/c"));
+  GitIgnore g;
+  g.add_rules("", "# comment\n*.log\n/out/\ngenerated/\n!keep.log\nsecret.py\n");
+  g.add_rules("sub", "local_*.py\n");
+  EXPECT_TRUE(g.ignored("x.log", false));
+  EXPECT_TRUE(g.ignored("a/b/x.log", false));
+  EXPECT_FALSE(g.ignored("keep.log", false));
+  EXPECT_TRUE(g.ignored("out", true));
+  EXPECT_FALSE(g.ignored("a/out", true));  // anchored to the root
+  EXPECT_FALSE(g.ignored("out", false));   // directory-only rule
+  EXPECT_TRUE(g.ignored("x/generated", true));
+  EXPECT_TRUE(g.ignored("sub/local_cfg.py", false));
+  EXPECT_FALSE(g.ignored("local_cfg.py", false));
+  EXPECT_TRUE(g.ignored("deep/secret.py", false));
+}
+
+TEST(Workspace, IndexesFoldersRespectingGitignoreAndResolvesImports) {
+  testing::TempDir dir;
+  const fs::path root = dir.path();
+  write(root / ".gitignore", "ignored/\n*.gen.py\n");
+  write(root / "pkg/util.py", "def helper(x: int) -> int:\n    return x * 2\n\nclass Config:\n    debug = False\n");
+  write(root / "pkg/__init__.py", "");
+  write(root / "pkg/skip.gen.py", "def generated_only():\n    pass\n");
+  write(root / "ignored/hidden.py", "def hidden_only():\n    pass\n");
+  write(root / "node_modules/lib/index.js", "function fromNodeModules() {}\n");
+  write(root / "src/include/net/socket.h", "int open_socket(const char *host, int port);\n");
+  write(root / "src/main.c", "#include \"net/socket.h\"\nint main(void) { return open_socket(\"h\", 1); }\n");
+  WorkspaceOptions o;
+  Workspace ws(o);  // background indexing
+  ws.add_folder(root.string());
+  ws.wait_idle();
+  const IndexStats st = ws.stats();
+  EXPECT_FALSE(st.running);
+  EXPECT_FALSE(st.truncated);
+  EXPECT_GE(st.files_indexed, 4u);
+  ASSERT_EQ(ws.lookup("helper").size(), 1u);
+  EXPECT_EQ(ws.lookup("helper")[0].definition.signature, "def helper(x: int) -> int:\n    ...");
+  EXPECT_TRUE(ws.lookup("generated_only").empty());
+  EXPECT_TRUE(ws.lookup("hidden_only").empty());
+  EXPECT_TRUE(ws.lookup("fromNodeModules").empty());
+  EXPECT_EQ(ws.lookup("open_socket").size(), 1u);
+
+  // An open document shadows the indexed file and is updated by edits.
+  const std::string app = (root / "app.py").string();
+  ws.open(app, "python", "from pkg.util import helper\nfrom .pkg import util\n\nprint(helper(2))\n", 1);
+  const SnapshotPtr s = ws.snapshot(app);
+  const auto& imports = s->symbols().imports;
+  ASSERT_EQ(imports.size(), 2u);
+  EXPECT_EQ(imports[0].target, "pkg.util");
+  EXPECT_EQ(ws.resolve_import(*s, imports[0]), (root / "pkg/util.py").lexically_normal().string());
+  EXPECT_EQ(ws.resolve_import(*s, imports[1]), (root / "pkg/__init__.py").lexically_normal().string());
+  std::vector<TextChange> ch{{Range{{3, 0}, {3, 0}}, "def added_later():\n    pass\n"}};
+  ASSERT_TRUE(ws.change(app, ch, PositionEncoding::utf16, 2).ok());
+  ASSERT_EQ(ws.lookup("added_later").size(), 1u);
+  EXPECT_TRUE(ws.lookup("added_later")[0].from_open_document);
+  EXPECT_FALSE(ws.change("/no/such/file.py", ch, PositionEncoding::utf16, 1).ok());
+  ws.close(app);
+  EXPECT_TRUE(ws.lookup("added_later").empty());
+
+  const std::string main_c = (root / "src/main.c").string();
+  ws.open(main_c, "c", "#include \"net/socket.h\"\nint main(void) { return open_socket(\"h\", 1); }\n", 1);
+  const SnapshotPtr c = ws.snapshot(main_c);
+  ASSERT_EQ(c->symbols().imports.size(), 1u);
+  EXPECT_EQ(ws.resolve_import(*c, c->symbols().imports[0]),
+            (root / "src/include/net/socket.h").lexically_normal().string());
+}
+
+TEST(Workspace, IndexingIsBoundedByLimits) {
+  testing::TempDir dir;
+  for (int i = 0; i < 30; ++i)
+    write(dir.path() / ("m" + std::to_string(i) + ".py"), "def f" + std::to_string(i) + "():\n    return 1\n");
+  WorkspaceOptions o;
+  o.background = false;
+  o.max_files = 10;
+  Workspace ws(o);
+  ws.add_folder(dir.path().string());
+  const IndexStats st = ws.stats();
+  EXPECT_EQ(st.files_indexed, 10u);
+  EXPECT_TRUE(st.truncated);
+}
+
+TEST(Workspace, ResolvesImportsAcrossLanguages) {
+  testing::TempDir dir;
+  const fs::path root = dir.path();
+  write(root / "web/src/api/client.ts", "export function get(url: string) { return url; }\n");
+  write(root / "web/src/app.ts", "import { get } from './api/client';\n");
+  write(root / "crate/src/lexer/mod.rs", "pub fn lex() {}\n");
+  write(root / "crate/src/main.rs", "mod lexer;\nuse crate::lexer::lex;\n");
+  write(root / "go/internal/store/store.go", "package store\nfunc New() {}\n");
+  write(root / "go/cmd/main.go", "package main\nimport \"example.com/x/internal/store\"\n");
+  write(root / "java/src/com/acme/Util.java", "package com.acme;\npublic class Util {}\n");
+  write(root / "java/src/com/acme/App.java", "package com.acme;\nimport com.acme.Util;\n");
+  write(root / "lua/lib/strings.lua", "local M = {}\nreturn M\n");
+  write(root / "lua/init.lua", "local s = require(\"lib.strings\")\n");
+  WorkspaceOptions o;
+  o.background = false;
+  Workspace ws(o);
+  ws.add_folder(root.string());
+  ws.add_folder((root / "crate").string());
+  ws.add_folder((root / "lua").string());
+  struct Case {
+    const char* file;
+    const char* expect;
+    size_t import_index;
+  };
+  for (const Case& c : {Case{"web/src/app.ts", "web/src/api/client.ts", 0}, Case{"crate/src/main.rs", "crate/src/lexer/mod.rs", 0},
+                        Case{"crate/src/main.rs", "crate/src/lexer/mod.rs", 1}, Case{"go/cmd/main.go", "go/internal/store/store.go", 0},
+                        Case{"java/src/com/acme/App.java", "java/src/com/acme/Util.java", 1},
+                        Case{"lua/init.lua", "lua/lib/strings.lua", 0}}) {
+    std::ifstream in(root / c.file);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const Snapshot s((root / c.file).lexically_normal().string(), language_for_path(c.file), text, 1);
+    ASSERT_GT(s.symbols().imports.size(), c.import_index) << c.file;
+    EXPECT_EQ(ws.resolve_import(s, s.symbols().imports[c.import_index]), (root / c.expect).lexically_normal().string())
+        << c.file << " import " << c.import_index;
+  }
+}
+
+}  // namespace
+}  // namespace rapide::context
