@@ -116,19 +116,29 @@ RAPIDE_HD void dequantize_block(const BlockQ5_K& b, float* y) {
   }
 }
 
-// The 6-bit quant (0..63) of element i (0..255) of a Q6_K block.
-RAPIDE_HD int q6_k_quant(const BlockQ6_K& b, int i) {
-  const int h = i / 128, r = i % 128, quarter = r / 32, l = r % 32;
-  const std::uint8_t lo = b.ql[64 * h + l + (quarter & 1) * 32];
-  const int low = (quarter < 2) ? (lo & 0xF) : (lo >> 4);
-  const int high = (b.qh[32 * h + l] >> (2 * quarter)) & 3;
-  return low | (high << 4);
+// The four 6-bit quants (0..63) stored at position l (0..31) of half h of a Q6_K block: those of
+// elements 128h + l, + 32, + 64, + 96 (see BlockQ6_K).
+RAPIDE_HD void q6_k_quants(const BlockQ6_K& b, int h, int l, int* q) {
+  const std::uint8_t* ql = b.ql + 64 * h;
+  const std::uint8_t hb = b.qh[32 * h + l];
+  q[0] = (ql[l] & 0xF) | ((hb & 3) << 4);
+  q[1] = (ql[l + 32] & 0xF) | (((hb >> 2) & 3) << 4);
+  q[2] = (ql[l] >> 4) | (((hb >> 4) & 3) << 4);
+  q[3] = (ql[l + 32] >> 4) | (((hb >> 6) & 3) << 4);
 }
 
 RAPIDE_HD void dequantize_block(const BlockQ6_K& b, float* y) {
   const float d = f16_to_f32(b.d);
-  for (int i = 0; i < kQK_K; ++i)
-    y[i] = d * static_cast<float>(b.scales[i / 16]) * static_cast<float>(q6_k_quant(b, i) - 32);
+  for (int h = 0; h < 2; ++h) {
+    for (int l = 0; l < 32; ++l) {
+      int q[4];
+      q6_k_quants(b, h, l, q);
+      for (int k = 0; k < 4; ++k) {
+        const int i = 128 * h + 32 * k + l;
+        y[i] = d * static_cast<float>(b.scales[i / 16]) * static_cast<float>(q[k] - 32);
+      }
+    }
+  }
 }
 
 RAPIDE_HD void dequantize_block(const BlockQ8_K& b, float* y) {

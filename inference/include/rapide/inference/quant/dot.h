@@ -122,10 +122,18 @@ RAPIDE_HD float dot_block(const BlockQ5_K& w, const BlockQ8_K& a) {
 // Q6_K: d * sum_j scale_j * sum_l (q - 32) * a. |sumi| <= 16 * 128 * 16 * 32 * 127 < 2^31.
 RAPIDE_HD float dot_block(const BlockQ6_K& w, const BlockQ8_K& a) {
   int sumi = 0;
-  for (int j = 0; j < kQK_K / 16; ++j) {
-    int s = 0;
-    for (int l = 0; l < 16; ++l) s += (q6_k_quant(w, 16 * j + l) - 32) * a.qs[16 * j + l];
-    sumi += w.scales[j] * s;
+  for (int h = 0; h < 2; ++h) {
+    const std::int8_t* sc = w.scales + 8 * h;  // sub-block of element 128h + 32k + l: 8h + 2k + l/16
+    const std::int8_t* y = a.qs + 128 * h;
+    for (int half = 0; half < 2; ++half) {
+      int s[4] = {0, 0, 0, 0};
+      for (int l = 16 * half; l < 16 * half + 16; ++l) {
+        int q[4];
+        q6_k_quants(w, h, l, q);
+        for (int k = 0; k < 4; ++k) s[k] += (q[k] - 32) * y[32 * k + l];
+      }
+      for (int k = 0; k < 4; ++k) sumi += sc[2 * k + half] * s[k];
+    }
   }
   return a.d * (f16_to_f32(w.d) * static_cast<float>(sumi));
 }
