@@ -21,6 +21,9 @@ struct Avx2Kernels {
   RowDot f16 = nullptr;
   RowDot bf16 = nullptr;
   RowDot q4_0 = nullptr;
+  RowDot q4_1 = nullptr;
+  RowDot q5_0 = nullptr;
+  RowDot q5_1 = nullptr;
   RowDot q8_0 = nullptr;
   RowDot q4_k = nullptr;
   RowDot q5_k = nullptr;

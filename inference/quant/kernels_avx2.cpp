@@ -149,6 +149,75 @@ float dot_q4_0(const void* w, const void* a, std::int64_t n) {
   return hsum(acc);
 }
 
+// 32 bytes, byte i = 0xFF when bit i of the little-endian 4 bytes at p is set, else 0.
+inline __m256i bits_to_bytes(const std::uint8_t* p) {
+  std::uint32_t x;
+  __builtin_memcpy(&x, p, 4);
+  // Byte i takes source byte i / 8 (shuffles stay within 128-bit halves, so the upper half
+  // indexes bytes 2 and 3 of its own copy of x), then tests its own bit i % 8.
+  const __m256i select = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                          2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
+  const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(x)), select);
+  return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+}
+
+// Sum of the 32 activation quants of a block, in 8 int32 lanes.
+inline __m256i sum_i8(__m256i y) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), y), _mm256_set1_epi16(1));
+}
+
+// Unsigned levels (0..31) times signed activations, in 8 int32 lanes.
+inline __m256i dot_u8_i8(__m256i q, __m256i y) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), _mm256_set1_epi16(1));
+}
+
+float dot_q4_1(const void* w, const void* a, std::int64_t n) {
+  const auto* x = static_cast<const BlockQ4_1*>(w);
+  const auto* y = static_cast<const BlockQ8_0*>(a);
+  const std::int64_t nb = n / kQK4_1;
+  __m256 acc = _mm256_setzero_ps(), acc_m = _mm256_setzero_ps();
+  for (std::int64_t i = 0; i < nb; ++i) {
+    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs));
+    const float dy = f16(y[i].d);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(x[i].d) * dy), _mm256_cvtepi32_ps(dot_u8_i8(unpack_nibbles_16(x[i].qs), qy)), acc);
+    acc_m = _mm256_fmadd_ps(_mm256_set1_ps(f16(x[i].m) * dy), _mm256_cvtepi32_ps(sum_i8(qy)), acc_m);
+  }
+  return hsum(_mm256_add_ps(acc, acc_m));
+}
+
+float dot_q5_0(const void* w, const void* a, std::int64_t n) {
+  const auto* x = static_cast<const BlockQ5_0*>(w);
+  const auto* y = static_cast<const BlockQ8_0*>(a);
+  const std::int64_t nb = n / kQK5_0;
+  const __m256i bit4 = _mm256_set1_epi8(0x10), sixteen = _mm256_set1_epi8(16);
+  __m256 acc = _mm256_setzero_ps();
+  for (std::int64_t i = 0; i < nb; ++i) {
+    const __m256i hi = _mm256_and_si256(bits_to_bytes(x[i].qh), bit4);
+    const __m256i qx = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles_16(x[i].qs), hi), sixteen);
+    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(x[i].d) * f16(y[i].d)), _mm256_cvtepi32_ps(dot_i8(qx, qy)), acc);
+  }
+  return hsum(acc);
+}
+
+float dot_q5_1(const void* w, const void* a, std::int64_t n) {
+  const auto* x = static_cast<const BlockQ5_1*>(w);
+  const auto* y = static_cast<const BlockQ8_0*>(a);
+  const std::int64_t nb = n / kQK5_1;
+  const __m256i bit4 = _mm256_set1_epi8(0x10);
+  __m256 acc = _mm256_setzero_ps(), acc_m = _mm256_setzero_ps();
+  for (std::int64_t i = 0; i < nb; ++i) {
+    const __m256i hi = _mm256_and_si256(bits_to_bytes(x[i].qh), bit4);
+    const __m256i qx = _mm256_or_si256(unpack_nibbles_16(x[i].qs), hi);
+    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs));
+    const float dy = f16(y[i].d);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(x[i].d) * dy), _mm256_cvtepi32_ps(dot_u8_i8(qx, qy)), acc);
+    acc_m = _mm256_fmadd_ps(_mm256_set1_ps(f16(x[i].m) * dy), _mm256_cvtepi32_ps(sum_i8(qy)), acc_m);
+  }
+  return hsum(_mm256_add_ps(acc, acc_m));
+}
+
 // Sum over the 8 sub-blocks of m_j * (activation sum of sub-block j), from the Q8_K bsums.
 inline int k_min_sum(const std::uint8_t* mins, const std::int16_t* bsums) {
   int s = 0;
@@ -264,6 +333,9 @@ Avx2Kernels avx2_kernels() {
   k.f16 = dot_f16;
   k.bf16 = dot_bf16;
   k.q4_0 = dot_q4_0;
+  k.q4_1 = dot_q4_1;
+  k.q5_0 = dot_q5_0;
+  k.q5_1 = dot_q5_1;
   k.q8_0 = dot_q8_0;
   k.q4_k = dot_q4_k;
   k.q5_k = dot_q5_k;

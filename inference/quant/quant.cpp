@@ -114,6 +114,9 @@ VecDotFn avx2_kernel(TensorType t) {
     case TensorType::F16: f = k.f16; break;
     case TensorType::BF16: f = k.bf16; break;
     case TensorType::Q4_0: f = k.q4_0; break;
+    case TensorType::Q4_1: f = k.q4_1; break;
+    case TensorType::Q5_0: f = k.q5_0; break;
+    case TensorType::Q5_1: f = k.q5_1; break;
     case TensorType::Q8_0: f = k.q8_0; break;
     case TensorType::Q4_K: f = k.q4_k; break;
     case TensorType::Q5_K: f = k.q5_k; break;

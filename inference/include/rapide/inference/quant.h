@@ -35,9 +35,10 @@ bool quant_supported(TensorType type);
 Status dequantize_row(TensorType type, const void* src, float* dst, std::int64_t n);
 
 // Encodes src[0..n) into `dst` (tensor_row_bytes(type, n) bytes). K-quants search a scale and
-// min per sub-block that minimise a weighted squared error (llama.cpp's reference method);
-// Q8_0/Q8_K (the activation formats) use the AVX2 path when available, with results identical
-// to the scalar code. Errors as dequantize_row.
+// min per sub-block that minimise a weighted squared error (llama.cpp's reference method, see
+// quant/quantize.h). This is also how activations are converted for vec_dot (Q8_0 / Q8_K): an
+// O(n) pass per token, small next to the O(n * rows) products. Errors as dequantize_row, plus a
+// NaN or infinite input for the block formats (named with its index); F32/F16/BF16 keep them.
 Status quantize_row(TensorType type, const float* src, void* dst, std::int64_t n);
 
 // Which instruction set a kernel uses. Scalar is always available.
