@@ -253,6 +253,10 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_gguf(const gguf::GgufFi
     if (*k.id >= static_cast<std::int32_t>(n)) *k.id = -1;  // a default out of range is disabled
     const auto val = file.get_uint(k.key);
     if (!val) continue;
+    if (*val == 0xFFFFFFFFull) {  // the usual "none" marker (-1 stored as uint32)
+      *k.id = -1;
+      continue;
+    }
     if (*val >= n) {
       std::fprintf(stderr, "rapide: %s: %.*s = %llu is outside the vocabulary (%zu tokens); ignored\n", src.c_str(),
                    static_cast<int>(k.key.size()), k.key.data(), static_cast<unsigned long long>(*val), n);
@@ -537,7 +541,8 @@ std::string StreamingDecoder::push(std::int32_t id) {
   DecodeOptions o = options_;
   o.remove_space_prefix = options_.remove_space_prefix && first_;
   const std::string piece = tokenizer_->decode(std::span<const std::int32_t>(one, 1), o);
-  if (!piece.empty()) first_ = false;
+  const bool skipped = id < 0 || id >= tokenizer_->n_vocab() || (options_.skip_control && tokenizer_->is_control(id));
+  if (!skipped) first_ = false;  // the dummy space prefix belongs to the first token only
   pending_ += piece;
   const std::size_t done = utf8_complete_prefix(pending_);
   std::string ready = pending_.substr(0, done);
