@@ -10,5 +10,8 @@ namespace rapide::cli {
 using Register = void (*)(CLI::App& app, int* exit_code);
 
 void register_context(CLI::App& app, int* exit_code);  // cmd_context.cpp
+void register_serve(CLI::App& app, int* exit_code);     // cmd_serve.cpp
+void register_complete(CLI::App& app, int* exit_code);  // cmd_complete.cpp
+void register_demo(CLI::App& app, int* exit_code);      // cmd_demo.cpp
 
 }  // namespace rapide::cli

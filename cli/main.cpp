@@ -40,6 +40,9 @@ std::string version_text() {
 // The commands, one register function each (see commands.h).
 std::vector<rapide::cli::Register> commands() {
   return {
+      rapide::cli::register_serve,
+      rapide::cli::register_complete,
+      rapide::cli::register_demo,
       rapide::cli::register_context,
   };
 }

@@ -1,0 +1,78 @@
+// The models behind the features: loads the completion model (and optional draft and chat
+// models) on a background thread, reporting progress, and owns the Engines once loaded.
+//
+// States (ModelStatus): no-model when no path was given, loading, ready, or error (missing or
+// bad file: the message names the file and the reason). Features ask for `completion()` /
+// `chat()`; both are null until ready. The server keeps serving in every state.
+//
+// Thread-safety: all members may be called from any thread. Engines are thread-safe (submit()).
+#pragma once
+
+#include "rapide/inference/engine/engine.h"
+#include "rapide/inference/tokenizer.h"
+#include "rapide/lsp/assistant.h"
+#include "rapide/lsp/chat_format.h"
+
+#include <spdlog/logger.h>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace rapide::lsp {
+
+struct ModelHostOptions {
+  std::string model;        // FIM / completion model
+  std::string draft_model;  // optional, same vocabulary as model
+  std::string chat_model;   // optional instruct model for fixes and explanations
+  std::string device = "auto";
+  inference::engine::Speculation speculation = inference::engine::Speculation::NGRAM;
+  int n_threads = 0;        // 0: the backend's default
+  std::int32_t n_ctx = 4096;
+};
+
+// One loaded model with what the features need to prompt it.
+struct LoadedModel {
+  std::string path;
+  std::string name;  // general.name or the file name
+  std::unique_ptr<inference::engine::Engine> engine;
+  std::shared_ptr<const inference::Tokenizer> tokenizer;
+  ChatFormat chat_format = ChatFormat::comment;
+  bool has_fim = false;  // FIM prefix/suffix/middle tokens exist
+  bool has_draft = false;
+  inference::engine::Speculation speculation = inference::engine::Speculation::NONE;
+};
+
+class ModelHost {
+ public:
+  explicit ModelHost(std::shared_ptr<spdlog::logger> logger);
+  ~ModelHost();  // joins the loader
+  ModelHost(const ModelHost&) = delete;
+  ModelHost& operator=(const ModelHost&) = delete;
+
+  struct Listener {
+    std::function<void(double fraction, const std::string& what)> on_progress;
+    std::function<void(const ModelStatus& final_status)> on_done;  // ready or error
+  };
+
+  // Starts loading on a background thread (no-op, status no-model, when options.model is empty).
+  void load_async(ModelHostOptions options, Listener listener);
+  // Loads on the calling thread (CLI one-shot commands).
+  ModelStatus load(const ModelHostOptions& options, const Listener& listener = {});
+
+  ModelStatus status() const;
+  std::shared_ptr<LoadedModel> completion() const;  // null until ready
+  std::shared_ptr<LoadedModel> chat() const;        // the chat model, else the completion model
+
+ private:
+  std::shared_ptr<spdlog::logger> log_;
+  mutable std::mutex mutex_;
+  ModelStatus status_;
+  std::shared_ptr<LoadedModel> completion_;
+  std::shared_ptr<LoadedModel> chat_;
+  std::thread loader_;
+};
+
+}  // namespace rapide::lsp

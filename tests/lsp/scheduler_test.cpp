@@ -1,0 +1,154 @@
+// Scheduler and debounce policy: bursts cost one computation, superseded tasks are dropped,
+// priorities order the workers' queue.
+#include "rapide/lsp/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+namespace rapide::lsp {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Debounce, NoneAndFixed) {
+  TypingStats t;
+  EXPECT_EQ(DebouncePolicy::none().delay(t), 0ms);
+  EXPECT_EQ(DebouncePolicy::fixed(75ms).delay(t), 75ms);
+}
+
+TEST(Debounce, AdaptiveFollowsTypingRhythm) {
+  const auto p = DebouncePolicy::adaptive(20ms, 250ms);
+  TypingStats t;
+  EXPECT_EQ(p.delay(t), 20ms) << "no history: the minimum";
+  auto now = SteadyClock::now();
+  for (int i = 0; i < 20; ++i) t.record_change(now += 100ms);
+  EXPECT_NEAR(static_cast<double>(p.delay(t).count()), 125.0, 2.0) << "1.25 x the typing interval";
+  for (int i = 0; i < 20; ++i) t.record_change(now += 1000ms);
+  EXPECT_EQ(p.delay(t), 250ms) << "slow typing: capped at the maximum";
+  t.record_change(now += 10s);  // a pause is not typing
+  EXPECT_EQ(p.delay(t), 250ms);
+}
+
+TEST(Debounce, AdaptiveShortensWhenComputingIsCheap) {
+  const auto p = DebouncePolicy::adaptive(20ms, 250ms);
+  TypingStats t;
+  auto now = SteadyClock::now();
+  for (int i = 0; i < 20; ++i) t.record_change(now += 150ms);
+  const auto slow_model = p.delay(t);
+  for (int i = 0; i < 20; ++i) t.record_latency(40.0);
+  EXPECT_LT(p.delay(t), slow_model);
+  EXPECT_NEAR(static_cast<double>(p.delay(t).count()), 40.0, 2.0);
+  for (int i = 0; i < 20; ++i) t.record_latency(1.0);
+  EXPECT_EQ(p.delay(t), 20ms) << "never below the minimum";
+}
+
+TEST(Scheduler, BurstOfFiftyChangesInOneSecondComputesOnce) {
+  EventLoop loop;
+  Metrics metrics;
+  Scheduler s(loop, {1, DebouncePolicy::adaptive(20ms, 250ms)}, metrics);
+  s.open("file:///a.py", "python", "", 1);
+  std::atomic<int> finished{0}, dropped{0}, cancelled_while_running{0};
+  int version = 1;
+  std::function<void()> keystroke;
+  keystroke = [&] {
+    ASSERT_TRUE(s.change("file:///a.py", ++version,
+                         {{context::Range{{0, 0}, {0, 0}}, "x"}}, context::PositionEncoding::utf16));
+    Task t;
+    t.cancel = CancelToken();
+    t.priority = inference::engine::priority::kInlineCompletion;
+    auto tok = t.cancel;
+    t.run = [&, tok] {
+      // A "completion" that takes 30 ms of cancellable work (the engine checks between passes).
+      for (int i = 0; i < 30; ++i) {
+        if (tok.cancelled()) {
+          cancelled_while_running.fetch_add(1);
+          return;
+        }
+        std::this_thread::sleep_for(1ms);
+      }
+      finished.fetch_add(1);
+    };
+    t.dropped = [&] { dropped.fetch_add(1); };
+    s.schedule_debounced("file:///a.py", std::move(t));
+    if (version < 51) loop.post_after(20ms, keystroke);  // 50 changes in ~1 s
+  };
+  loop.post(keystroke);
+  loop.post_after(1500ms, [&] { loop.stop(); });
+  loop.run();
+  EXPECT_EQ(version, 51);
+  EXPECT_LE(finished.load(), 1);
+  EXPECT_EQ(finished.load() + dropped.load() + cancelled_while_running.load(), 50);
+  EXPECT_EQ(s.snapshot("file:///a.py")->text(), std::string(50, 'x'));
+}
+
+TEST(Scheduler, PrioritiesOrderTheQueue) {
+  EventLoop loop;
+  Metrics metrics;
+  Scheduler s(loop, {1, DebouncePolicy::none()}, metrics);
+  std::vector<int> order;
+  std::mutex m;
+  std::atomic<bool> gate{false};
+  // Block the single worker so the next three tasks queue up.
+  Task blocker;
+  blocker.run = [&] {
+    while (!gate.load()) std::this_thread::sleep_for(1ms);
+  };
+  s.schedule(std::move(blocker));
+  std::this_thread::sleep_for(20ms);
+  for (int prio : {inference::engine::priority::kCodeAction, inference::engine::priority::kInlineCompletion,
+                   inference::engine::priority::kHover}) {
+    Task t;
+    t.priority = prio;
+    t.run = [&, prio] {
+      std::lock_guard lock(m);
+      order.push_back(prio);
+    };
+    s.schedule(std::move(t));
+  }
+  gate = true;
+  for (int i = 0; i < 200; ++i) {
+    {
+      std::lock_guard lock(m);
+      if (order.size() == 3) break;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  std::lock_guard lock(m);
+  EXPECT_EQ(order, (std::vector<int>{inference::engine::priority::kInlineCompletion, inference::engine::priority::kHover,
+                                     inference::engine::priority::kCodeAction}));
+}
+
+TEST(Scheduler, SynchronousModeRunsInline) {
+  EventLoop loop;
+  Metrics metrics;
+  Scheduler s(loop, {0, DebouncePolicy::none()}, metrics);
+  bool ran = false;
+  Task t;
+  t.run = [&] { ran = true; };
+  s.schedule(std::move(t));
+  EXPECT_TRUE(ran);
+}
+
+TEST(Scheduler, CancelledBeforeRunningIsDropped) {
+  EventLoop loop;
+  Metrics metrics;
+  Scheduler s(loop, {0, DebouncePolicy::none()}, metrics);
+  bool ran = false, dropped = false;
+  Task t;
+  t.cancel.cancel();
+  t.run = [&] { ran = true; };
+  t.dropped = [&] { dropped = true; };
+  s.schedule(std::move(t));
+  EXPECT_FALSE(ran);
+  EXPECT_TRUE(dropped);
+}
+
+TEST(Scheduler, UriToPath) {
+  EXPECT_EQ(uri_to_path("file:///home/me/a%20b.py"), "/home/me/a b.py");
+  EXPECT_EQ(uri_to_path("untitled:Untitled-1"), "untitled:Untitled-1");
+}
+
+}  // namespace
+}  // namespace rapide::lsp
