@@ -51,9 +51,9 @@ constexpr std::size_t SCAN_LIMIT = 64;
 void Tokenizer::Impl::bpe_word(std::string_view raw, std::vector<std::int32_t>& out) const {
   if (raw.empty()) return;
   if (ignore_merges) {
-    const auto it = raw_to_id.find(raw);
-    if (it != raw_to_id.end()) {
-      out.push_back(it->second);
+    const std::int32_t id = raw_to_id.find(raw);
+    if (id >= 0) {
+      out.push_back(id);
       return;
     }
   }
@@ -176,8 +176,7 @@ void Tokenizer::Impl::encode_bpe(std::string_view text, std::vector<std::int32_t
   pre->split(cps, lengths);
 
   // Word cache for this call: word bytes -> [begin, end) in cache_ids.
-  std::unordered_map<std::string_view, std::pair<std::uint32_t, std::uint32_t>> cache;
-  cache.reserve(lengths.size() / 4 + 16);
+  tok::WordCache cache(lengths.size() / 8 + 16);
   std::vector<std::int32_t> cache_ids;
   std::size_t cp = 0;
   for (std::uint32_t len : lengths) {
@@ -187,16 +186,17 @@ void Tokenizer::Impl::encode_bpe(std::string_view text, std::vector<std::int32_t
       bpe_word(word, out);
       continue;
     }
-    const auto it = cache.find(word);
-    if (it != cache.end()) {
-      out.insert(out.end(), cache_ids.begin() + it->second.first, cache_ids.begin() + it->second.second);
+    const std::uint64_t h = tok::hash_bytes(word);
+    tok::WordCache::Slot* slot = cache.lookup(word, h);
+    if (slot->used) {
+      out.insert(out.end(), cache_ids.begin() + slot->begin, cache_ids.begin() + slot->end);
       continue;
     }
     const std::size_t before = out.size();
     bpe_word(word, out);
     const auto b = static_cast<std::uint32_t>(cache_ids.size());
     cache_ids.insert(cache_ids.end(), out.begin() + static_cast<std::ptrdiff_t>(before), out.end());
-    cache.emplace(word, std::make_pair(b, static_cast<std::uint32_t>(cache_ids.size())));
+    cache.put(slot, word, h, b, static_cast<std::uint32_t>(cache_ids.size()));
   }
 }
 

@@ -142,8 +142,8 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_gguf(const gguf::GgufFi
       v.attrs[i] = attr_of_type(ty);
     }
   }
-  v.text_to_id.reserve(n * 2);
-  for (std::size_t i = 0; i < n; ++i) v.text_to_id[v.texts[i]] = static_cast<std::int32_t>(i);  // last wins
+  v.text_to_id.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) v.text_to_id.insert(static_cast<std::int32_t>(i));  // last wins
 
   // ---- algorithm ----
   if (v.kind == TokenizerKind::BPE) {
@@ -169,16 +169,17 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_gguf(const gguf::GgufFi
     auto merges = string_array(file, K_MERGES, true);
     if (!merges) return merges.error();
     // Symbol ids: vocabulary texts, then merge-side strings that are not vocabulary entries.
-    std::unordered_map<std::string, std::int32_t> extra;
+    // Extra symbols are indexed by their position in extra_symbols (id - n).
+    tok::IdIndex<tok::TextKey> extra{tok::TextKey{&v.extra_symbols}};
+    extra.reserve(64);
     auto intern = [&](std::string_view s) -> std::int32_t {
       const std::int32_t id = v.find(s);
       if (id >= 0) return id;
-      const auto it = extra.find(std::string(s));
-      if (it != extra.end()) return it->second;
-      const auto nid = static_cast<std::int32_t>(n + v.extra_symbols.size());
+      const std::int32_t e = extra.find(s);
+      if (e >= 0) return static_cast<std::int32_t>(n) + e;
       v.extra_symbols.emplace_back(s);
-      extra.emplace(std::string(s), nid);
-      return nid;
+      extra.insert(static_cast<std::int32_t>(v.extra_symbols.size() - 1));
+      return static_cast<std::int32_t>(n + v.extra_symbols.size() - 1);
     };
     v.merges.reserve(merges->size());
     std::string joined;
@@ -201,8 +202,8 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_gguf(const gguf::GgufFi
       const std::string& ch = bm.byte_to_utf8[b];
       std::int32_t id = v.find(ch);
       if (id < 0) {
-        const auto it = extra.find(ch);
-        id = it == extra.end() ? -1 : it->second;
+        const std::int32_t e = extra.find(ch);
+        id = e < 0 ? -1 : static_cast<std::int32_t>(n) + e;
       }
       v.byte_symbol[b] = id;
     }
@@ -210,9 +211,9 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_gguf(const gguf::GgufFi
     v.raw_texts.resize(n);
     std::vector<bool> has_raw(n, false);
     for (std::size_t i = 0; i < n; ++i) has_raw[i] = tok::byte_decode(v.texts[i], v.raw_texts[i]);
-    v.raw_to_id.reserve(n * 2);
+    v.raw_to_id.reserve(n);
     for (std::size_t i = 0; i < n; ++i)
-      if (has_raw[i]) v.raw_to_id[v.raw_texts[i]] = static_cast<std::int32_t>(i);
+      if (has_raw[i]) v.raw_to_id.insert(static_cast<std::int32_t>(i));
   } else {
     v.pre_name = "default";
     v.add_space_prefix = true;

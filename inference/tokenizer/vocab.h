@@ -4,6 +4,7 @@
 #pragma once
 
 #include "rapide/inference/tokenizer.h"
+#include "tokenizer/flat_map.h"
 #include "tokenizer/pre_tokenizer.h"
 
 #include <array>
@@ -11,7 +12,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace rapide::inference {
@@ -76,6 +76,12 @@ class MergeTable {
   std::size_t mask_ = 0;
 };
 
+// The string of id `i` in a vector of strings (for IdIndex).
+struct TextKey {
+  const std::vector<std::string>* texts;
+  std::string_view operator()(std::int32_t i) const { return (*texts)[static_cast<std::size_t>(i)]; }
+};
+
 }  // namespace tok
 
 struct Tokenizer::Impl {
@@ -88,7 +94,7 @@ struct Tokenizer::Impl {
   std::vector<TokenType> file_types;
   std::vector<std::uint32_t> attrs;
   std::vector<std::string> pieces;                      // token_to_piece, precomputed
-  std::unordered_map<std::string_view, std::int32_t> text_to_id;  // views into `texts`
+  tok::IdIndex<tok::TextKey> text_to_id{tok::TextKey{&texts}};  // text -> id (last duplicate wins)
 
   std::int32_t bos = -1, eos = -1, eot = -1, eom = -1, pad = -1, unk = -1, sep = -1, mask = -1;
   std::int32_t fim_pre = -1, fim_suf = -1, fim_mid = -1, fim_pad = -1, fim_rep = -1, fim_sep = -1;
@@ -105,16 +111,13 @@ struct Tokenizer::Impl {
   std::vector<std::string> extra_symbols;  // texts of symbol ids >= n_vocab (byte-level encoded)
   std::array<std::int32_t, 256> byte_symbol{};  // symbol id of each byte's mapped character, or -1
   std::vector<std::string> raw_texts;  // byte-level decoded texts (built once, then viewed)
-  std::unordered_map<std::string_view, std::int32_t> raw_to_id;  // raw bytes -> id
+  tok::IdIndex<tok::TextKey> raw_to_id{tok::TextKey{&raw_texts}};  // raw bytes -> id
 
   // SPM
   std::array<std::int32_t, 256> byte_token{};  // <0xNN> token (or the single-byte token), or -1
 
   std::int32_t n_vocab() const { return static_cast<std::int32_t>(texts.size()); }
-  std::int32_t find(std::string_view text) const {
-    const auto it = text_to_id.find(text);
-    return it == text_to_id.end() ? -1 : it->second;
-  }
+  std::int32_t find(std::string_view text) const { return text_to_id.find(text); }
 
   // Tokenizes text that holds no special tokens (one fragment), appending ids.
   void encode_bpe(std::string_view text, std::vector<std::int32_t>& out) const;
