@@ -73,6 +73,7 @@ std::vector<std::int32_t> NgramDrafter::draft(std::span<const std::int32_t> toke
   const Match m = find_match(tokens);
   if (m.n == 0) return out;
   int len = std::min(limit, length_.value());
+  if (options_.long_match_ngram > 0 && m.n >= options_.long_match_ngram) len = std::min(limit, options_.max_draft);
   if (m.n < options_.confident_ngram) len = std::min(len, options_.short_match_draft);
   if (len <= 0) return out;
   std::span<const std::int32_t> seq = m.source < 0 ? tokens : std::span<const std::int32_t>(sources_[static_cast<std::size_t>(m.source)]);

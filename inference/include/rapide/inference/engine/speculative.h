@@ -44,12 +44,15 @@ struct NgramOptions {
   int min_ngram = 1;     // shortest suffix that may be matched
   int max_ngram = 8;     // longest suffix compared (longer matches win)
   int max_draft = 16;    // cap on the draft length
-  int min_draft = 1;
+  int min_draft = 4;
   int initial_draft = 8;
   // Matches shorter than this many tokens draft at most `short_match_draft` tokens: a one-token
   // match is weak evidence.
   int confident_ngram = 3;
   int short_match_draft = 4;
+  // Matches at least this long draft up to max_draft whatever the adaptive length says: a long
+  // copied run (unchanged code after an edit) usually goes on (0: off).
+  int long_match_ngram = 4;
 };
 
 // Prompt lookup: find the most recent earlier occurrence of the longest suffix (up to max_ngram
