@@ -83,7 +83,7 @@ if (args.pplCtx > 0) {
   const running = [];
   for (let c = 0; c < nChunks; ++c) {
     const chunk = tokens.slice(c * nCtx, (c + 1) * nCtx);
-    if (bos != null) chunk[0] = bos;
+    if (addBos) chunk[0] = bos;
     const input = chunk.map((t, j) => (j >= first && j < nCtx - 1 ? [t, {generateNext: {probabilities: true}}] : t));
     const out = await seq.controlledEvaluate(input);
     for (let j = first; j < nCtx - 1; ++j) {

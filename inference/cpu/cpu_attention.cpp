@@ -24,6 +24,8 @@ void CpuBackend::attention(const KvCache& kv_base, std::int32_t layer, const flo
   const std::int32_t group = p.n_head / p.n_head_kv;
   const std::int64_t n_tasks = n_tokens * p.n_head;
   ensure_scratch(p.head_dim_v + kTile);
+  // Work estimate: every query reads about pos0 + n_tokens/2 keys and values.
+  const std::int64_t work = n_tasks * (pos0 + n_tokens / 2 + 1) * (p.head_dim + p.head_dim_v);
   pool_.run(n_tasks, [&](std::int64_t task, int thread) {
     const std::int64_t t = task / p.n_head;
     const std::int32_t h = static_cast<std::int32_t>(task % p.n_head);
@@ -59,7 +61,7 @@ void CpuBackend::attention(const KvCache& kv_base, std::int32_t layer, const flo
     float* o = out + (t * p.n_head + h) * p.head_dim_v;
     const float inv = l > 0.0f ? 1.0f / l : 0.0f;
     for (std::int32_t i = 0; i < p.head_dim_v; ++i) o[i] = acc[i] * inv;
-  });
+  }, work);
 }
 
 }  // namespace rapide::inference::cpu

@@ -90,7 +90,7 @@ void CpuBackend::get_rows(const WeightView& table, std::span<const std::int32_t>
   pool_.run(n, [&](std::int64_t t, int) {
     dequantize_weight_row(table.type, table.data + static_cast<std::size_t>(tokens[t]) * table.row_bytes,
                           out + t * table.n_cols, table.n_cols);
-  });
+  }, n * table.n_cols);
   stats_.weight_bytes_read += static_cast<std::uint64_t>(n) * table.row_bytes;
 }
 
@@ -120,7 +120,7 @@ void CpuBackend::matmul(const WeightView& w, const float* x, std::int64_t n_toke
       for (std::int64_t r = r0; r < r1; ++r)
         for (std::int64_t t = t0; t < t1; ++t) y[t * n_rows + r] = dot_f32(wr[r - r0], x + t * n_cols, n_cols);
     }
-  });
+  }, n_rows * n_cols * n_tokens);
   const std::uint64_t bytes = static_cast<std::uint64_t>(n_rows) * w.row_bytes;
   stats_.weight_bytes_read += bytes;
   if (w.expert) stats_.expert_weight_bytes_read += bytes;
@@ -150,7 +150,7 @@ void CpuBackend::rms_norm(const float* x, const WeightView& weight, float* y, st
       else
         for (std::int64_t i = 0; i < row_len; ++i) yr[i] = xr[i] * scale;
     }
-  });
+  }, n_rows * row_len * 2);
 }
 
 void CpuBackend::rope_table(std::span<const std::int32_t> positions, const RopeParams& p) {
@@ -212,7 +212,7 @@ void CpuBackend::swiglu(const float* gate, const float* up, float* out, std::int
       const float g = gate[i];
       out[i] = g / (1.0f + std::exp(-g)) * up[i];
     }
-  });
+  }, n * 8);
 }
 
 void CpuBackend::add(float* y, const float* x, std::int64_t n) {

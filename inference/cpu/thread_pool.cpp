@@ -55,7 +55,13 @@ void ThreadPool::run_impl(std::int64_t n_tasks, TaskFn fn, void* ctx) {
   wake_.notify_all();
   work(0);
   // Wait for the workers to finish their last task (they may still be inside one).
-  while (busy_workers_.load(std::memory_order_acquire) != 0) RAPIDE_CPU_RELAX();
+  // Spin first; yield the core if a worker is descheduled (oversubscribed machine).
+  for (int spin = 0; busy_workers_.load(std::memory_order_acquire) != 0; ++spin) {
+    if (spin < kSpinIterations)
+      RAPIDE_CPU_RELAX();
+    else
+      std::this_thread::yield();
+  }
 }
 
 void ThreadPool::worker_main(int thread) {

@@ -27,10 +27,13 @@ class ThreadPool {
 
   // Calls f(task, thread) for every task in [0, n_tasks), spread over the threads; thread is in
   // [0, size()) and identifies per-thread scratch. Returns when all tasks are done.
+  // `work` is a rough cost of the whole loop (multiply-adds): loops below kMinParallelWork run
+  // on the calling thread alone, since waking workers costs more than they would save.
+  static constexpr std::int64_t kMinParallelWork = 32 * 1024;
   template <class F>
-  void run(std::int64_t n_tasks, F&& f) {
+  void run(std::int64_t n_tasks, F&& f, std::int64_t work = kMinParallelWork) {
     if (n_tasks <= 0) return;
-    if (n_threads_ == 1 || n_tasks == 1) {
+    if (n_threads_ == 1 || n_tasks == 1 || work < kMinParallelWork) {
       for (std::int64_t t = 0; t < n_tasks; ++t) f(t, 0);
       return;
     }
