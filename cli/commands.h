@@ -9,6 +9,9 @@ namespace rapide::cli {
 
 using Register = void (*)(CLI::App& app, int* exit_code);
 
+void register_logits(CLI::App& app, int* exit_code);      // cmd_logits.cpp
+void register_perplexity(CLI::App& app, int* exit_code);  // cmd_perplexity.cpp
+
 void register_context(CLI::App& app, int* exit_code);  // cmd_context.cpp
 void register_serve(CLI::App& app, int* exit_code);     // cmd_serve.cpp
 void register_complete(CLI::App& app, int* exit_code);  // cmd_complete.cpp
