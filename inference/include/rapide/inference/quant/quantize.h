@@ -2,7 +2,8 @@
 // exceptions; scratch lives in small local arrays. Inputs must be finite (quantize_row checks).
 //
 // The methods are llama.cpp's reference quantizers (the ones llama-quantize uses without an
-// importance matrix), re-derived here:
+// importance matrix), re-derived here with the same float operation order, so the bytes equal
+// ggml's for the same input (tests/inference/quant_ggml_test.cpp checks this against ggml):
 //  - Q4_0/Q5_0/Q8_0: one scale per 32 from the value of largest magnitude (Q4_0/Q5_0 map it to
 //    -8/-16 so its sign gets the extra level).
 //  - Q4_1/Q5_1: scale and min from the range.
@@ -62,7 +63,7 @@ RAPIDE_HD float fit_scale_min(int n, int nmax, const float* x, const float* w, s
   for (int i = 0; i < n; ++i) {
     L[i] = static_cast<std::uint8_t>(clamp_int(nearest_int(iscale * (x[i] - lo)), 0, nmax));
     const float diff = scale * L[i] + lo - x[i];
-    best_error += w[i] * diff * diff;
+    best_error += w[i] * (diff * diff);
   }
   std::uint8_t trial[32];
   for (int k = 0; k <= nstep; ++k) {
@@ -71,9 +72,10 @@ RAPIDE_HD float fit_scale_min(int n, int nmax, const float* x, const float* w, s
     for (int i = 0; i < n; ++i) {
       const int l = clamp_int(nearest_int(iscale * (x[i] - lo)), 0, nmax);
       trial[i] = static_cast<std::uint8_t>(l);
-      sum_l += w[i] * static_cast<float>(l);
-      sum_l2 += w[i] * static_cast<float>(l * l);
-      sum_xl += w[i] * static_cast<float>(l) * x[i];
+      const float wl = w[i] * static_cast<float>(l);
+      sum_l += wl;
+      sum_l2 += wl * static_cast<float>(l);
+      sum_xl += wl * x[i];
     }
     const float det = sum_w * sum_l2 - sum_l * sum_l;
     if (det > 0) {
@@ -86,7 +88,7 @@ RAPIDE_HD float fit_scale_min(int n, int nmax, const float* x, const float* w, s
       float err = 0;
       for (int i = 0; i < n; ++i) {
         const float diff = this_scale * trial[i] + this_min - x[i];
-        err += w[i] * diff * diff;
+        err += w[i] * (diff * diff);
       }
       if (err < best_error) {
         for (int i = 0; i < n; ++i) L[i] = trial[i];
@@ -122,7 +124,7 @@ RAPIDE_HD float fit_symmetric_scale(int n, int nmax, const float* x, std::int8_t
     L[i] = static_cast<std::int8_t>(l + nmax);
     const float w = x[i] * x[i];
     sumlx += w * x[i] * static_cast<float>(l);
-    suml2 += w * static_cast<float>(l * l);
+    suml2 += w * static_cast<float>(l) * static_cast<float>(l);
   }
   float scale = suml2 > 0 ? sumlx / suml2 : 0.0f;
   float best = scale * sumlx;
@@ -134,7 +136,7 @@ RAPIDE_HD float fit_symmetric_scale(int n, int nmax, const float* x, std::int8_t
       const int l = clamp_int(nearest_int(iscale * x[i]), -nmax, nmax - 1);
       const float w = x[i] * x[i];
       sumlx += w * x[i] * static_cast<float>(l);
-      suml2 += w * static_cast<float>(l * l);
+      suml2 += w * static_cast<float>(l) * static_cast<float>(l);
     }
     if (suml2 > 0 && sumlx * sumlx > best * suml2) {
       for (int i = 0; i < n; ++i)
@@ -279,8 +281,9 @@ RAPIDE_HD void quantize_k_scales(const float* x, int nmax, float rmin, float rde
     const float av_x = sqrtf(sum_x2 / 32.0f);
     for (int l = 0; l < 32; ++l) weights[l] = av_x + fabsf(xs[l]);
     scales[j] = fit_scale_min(32, nmax, xs, weights, L + 32 * j, &mins[j], rmin, rdelta, nstep);
-    max_scale = fmaxf(max_scale, scales[j]);
-    max_min = fmaxf(max_min, mins[j]);
+    // Comparisons, not fmaxf: a -0 min (all-zero sub-block) must leave max_min at +0.
+    if (scales[j] > max_scale) max_scale = scales[j];
+    if (mins[j] > max_min) max_min = mins[j];
   }
   const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
   const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
