@@ -50,9 +50,10 @@ struct Engine::Impl {
 
   void run();
   void complete(std::unique_ptr<Generation> g) {
-    g->complete(owner->passes_.load(), *pool, draft_pool.get());
-    owner->cached_count_.store(pool->size());
-    owner->cached_bytes_.store(pool->bytes());
+    g->complete(owner->passes_.load(), *pool, draft_pool.get(), [this] {
+      owner->cached_count_.store(pool->size());
+      owner->cached_bytes_.store(pool->bytes());
+    });
   }
   void reap() {
     for (auto& g : active)

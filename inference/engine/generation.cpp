@@ -94,7 +94,8 @@ void Generation::finish(Finish f, std::string err) {
   if (f == Finish::ERROR) result_.error = std::move(err);
 }
 
-void Generation::complete(std::int64_t pass_counter, SequencePool& pool, SequencePool* draft_pool) {
+void Generation::complete(std::int64_t pass_counter, SequencePool& pool, SequencePool* draft_pool,
+                          const std::function<void()>& before_fulfil) {
   if (!finish_) finish(Finish::ERROR, "internal: completed without a finish reason");
   result_.finished_at_pass = pass_counter;
   result_.text = std::string(stop_.text());
@@ -105,6 +106,7 @@ void Generation::complete(std::int64_t pass_counter, SequencePool& pool, Sequenc
   }
   if (seq_) pool.release(std::move(seq_));
   if (draft_seq_ && draft_pool) draft_pool->release(std::move(draft_seq_));
+  if (before_fulfil) before_fulfil();
   promise_.set_value(std::move(result_));
 }
 

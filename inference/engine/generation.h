@@ -16,6 +16,7 @@
 #include "rapide/inference/engine/sequence_pool.h"
 
 #include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -47,8 +48,10 @@ class Generation {
   bool check_cancel(Clock::time_point now);
 
   void finish(Finish f, std::string error = {});
-  // Fulfils the promise and gives the sequences back to their pools.
-  void complete(std::int64_t pass_counter, SequencePool& pool, SequencePool* draft_pool);
+  // Gives the sequences back to their pools, runs `before_fulfil` (may be empty), then fulfils
+  // the promise.
+  void complete(std::int64_t pass_counter, SequencePool& pool, SequencePool* draft_pool,
+                const std::function<void()>& before_fulfil = {});
 
  private:
   std::int32_t room() const;  // tokens the target KV can still take
