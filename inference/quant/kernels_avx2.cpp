@@ -50,17 +50,33 @@ inline float bf16(std::uint16_t h) {
   return _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(static_cast<int>(static_cast<std::uint32_t>(h) << 16))));
 }
 
-// Same packing as k_scale_min() in quant/dequantize.h (not callable here, see above).
-inline void k_unpack_scales(const std::uint8_t* q, std::uint8_t* sc, std::uint8_t* m) {
-  for (int j = 0; j < 4; ++j) {
-    sc[j] = q[j] & 63;
-    m[j] = q[j + 4] & 63;
-  }
-  for (int j = 4; j < 8; ++j) {
-    sc[j] = static_cast<std::uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-    m[j] = static_cast<std::uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-  }
+// The 8 scales and 8 mins of a Q4_K/Q5_K block (packing of k_scale_min() in
+// quant/dequantize.h, not callable here, see above), as 16-bit lanes: scales in `sc` (words 0-7),
+// mins in `m`. With w0..w2 the three little-endian words of the packed bytes:
+//   scales 0-3 = w0 & 0x3f..,  scales 4-7 = (w2 & 0x0f..) | ((w0 >> 6) & 0x03..) << 4,
+//   mins 0-3   = w1 & 0x3f..,  mins 4-7   = ((w2 >> 4) & 0x0f..) | ((w1 >> 6) & 0x03..) << 4.
+inline void k_scales_mins(const std::uint8_t* q, __m128i& sc, __m128i& m) {
+  std::uint32_t w[3];
+  __builtin_memcpy(w, q, 12);
+  const std::uint32_t s_lo = w[0] & 0x3f3f3f3fu;
+  const std::uint32_t s_hi = (w[2] & 0x0f0f0f0fu) | (((w[0] >> 6) & 0x03030303u) << 4);
+  const std::uint32_t m_lo = w[1] & 0x3f3f3f3fu;
+  const std::uint32_t m_hi = ((w[2] >> 4) & 0x0f0f0f0fu) | (((w[1] >> 6) & 0x03030303u) << 4);
+  const __m128i packed = _mm_setr_epi32(static_cast<int>(s_lo), static_cast<int>(s_hi), static_cast<int>(m_lo),
+                                        static_cast<int>(m_hi));
+  sc = _mm_cvtepu8_epi16(packed);
+  m = _mm_cvtepu8_epi16(_mm_srli_si128(packed, 8));
 }
+
+// sum_j m_j * (bsums[2j] + bsums[2j+1]) in 4 int32 lanes.
+inline __m128i k_min_products(__m128i m, const std::int16_t* bsums) {
+  const __m128i b0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums));
+  const __m128i b1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums + 8));
+  return _mm_madd_epi16(m, _mm_hadd_epi16(b0, b1));
+}
+
+// A 16-bit lane pattern that, through shuffle_epi8, copies word k of each 128-bit half everywhere.
+inline __m256i word_selector(int k) { return _mm256_set1_epi16(static_cast<short>(0x0100 + 0x0202 * k)); }
 
 float dot_f32(const void* w, const void* a, std::int64_t n) {
   const auto* x = static_cast<const float*>(w);
@@ -218,25 +234,19 @@ float dot_q5_1(const void* w, const void* a, std::int64_t n) {
   return hsum(_mm256_add_ps(acc, acc_m));
 }
 
-// Sum over the 8 sub-blocks of m_j * (activation sum of sub-block j), from the Q8_K bsums.
-inline int k_min_sum(const std::uint8_t* mins, const std::int16_t* bsums) {
-  int s = 0;
-  for (int j = 0; j < 8; ++j) s += mins[j] * (bsums[2 * j] + bsums[2 * j + 1]);
-  return s;
-}
-
 float dot_q4_k(const void* w, const void* a, std::int64_t n) {
   const auto* x = static_cast<const BlockQ4_K*>(w);
   const auto* y = static_cast<const BlockQ8_K*>(a);
   const std::int64_t nb = n / kQK_K;
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   __m256 acc = _mm256_setzero_ps();
-  float acc_min = 0;
+  __m128 acc_min = _mm_setzero_ps();
   for (std::int64_t i = 0; i < nb; ++i) {
-    std::uint8_t sc[8], m[8];
-    k_unpack_scales(x[i].scales, sc, m);
+    __m128i sc, m;
+    k_scales_mins(x[i].scales, sc, m);
     const float dy = y[i].d;
-    acc_min += dy * f16(x[i].dmin) * static_cast<float>(k_min_sum(m, y[i].bsums));
+    acc_min = _mm_fmadd_ps(_mm_set1_ps(dy * f16(x[i].dmin)), _mm_cvtepi32_ps(k_min_products(m, y[i].bsums)), acc_min);
+    const __m256i scales = _mm256_broadcastsi128_si256(sc);
     __m256i sumi = _mm256_setzero_si256();
     for (int c = 0; c < 4; ++c) {
       const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs + 32 * c));
@@ -244,13 +254,15 @@ float dot_q4_k(const void* w, const void* a, std::int64_t n) {
       const __m256i q2 = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
       const __m256i y1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + 64 * c));
       const __m256i y2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + 64 * c + 32));
-      const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, y1), _mm256_set1_epi16(sc[2 * c]));
-      const __m256i p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(q2, y2), _mm256_set1_epi16(sc[2 * c + 1]));
+      const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, y1), _mm256_shuffle_epi8(scales, word_selector(2 * c)));
+      const __m256i p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(q2, y2), _mm256_shuffle_epi8(scales, word_selector(2 * c + 1)));
       sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p1, p2));
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * f16(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
   }
-  return hsum(acc) - acc_min;
+  __m128 m4 = _mm_add_ps(acc_min, _mm_movehl_ps(acc_min, acc_min));
+  m4 = _mm_add_ss(m4, _mm_movehdup_ps(m4));
+  return hsum(acc) - _mm_cvtss_f32(m4);
 }
 
 float dot_q5_k(const void* w, const void* a, std::int64_t n) {
@@ -260,31 +272,34 @@ float dot_q5_k(const void* w, const void* a, std::int64_t n) {
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   const __m256i bit4 = _mm256_set1_epi8(0x10);
   __m256 acc = _mm256_setzero_ps();
-  float acc_min = 0;
+  __m128 acc_min = _mm_setzero_ps();
   for (std::int64_t i = 0; i < nb; ++i) {
-    std::uint8_t sc[8], m[8];
-    k_unpack_scales(x[i].scales, sc, m);
+    __m128i sc, m;
+    k_scales_mins(x[i].scales, sc, m);
     const float dy = y[i].d;
-    acc_min += dy * f16(x[i].dmin) * static_cast<float>(k_min_sum(m, y[i].bsums));
+    acc_min = _mm_fmadd_ps(_mm_set1_ps(dy * f16(x[i].dmin)), _mm_cvtepi32_ps(k_min_products(m, y[i].bsums)), acc_min);
+    const __m256i scales = _mm256_broadcastsi128_si256(sc);
     const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qh));
     __m256i sumi = _mm256_setzero_si256();
     for (int c = 0; c < 4; ++c) {
-      const __m256i mask1 = _mm256_set1_epi8(static_cast<char>(1 << (2 * c)));
-      const __m256i mask2 = _mm256_set1_epi8(static_cast<char>(2 << (2 * c)));
-      const __m256i h1 = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, mask1), mask1), bit4);
-      const __m256i h2 = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, mask2), mask2), bit4);
+      // Bits 2c and 2c+1 of qh, moved to bit 4: shift right by 2c - 4 (or left by 4 - 2c).
+      const __m256i hc = c < 2 ? _mm256_slli_epi16(qh, 4 - 2 * c) : _mm256_srli_epi16(qh, 2 * c - 4);
+      const __m256i h1 = _mm256_and_si256(hc, bit4);
+      const __m256i h2 = _mm256_and_si256(c < 2 ? _mm256_slli_epi16(qh, 3 - 2 * c) : _mm256_srli_epi16(qh, 2 * c - 3), bit4);
       const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs + 32 * c));
       const __m256i q1 = _mm256_or_si256(_mm256_and_si256(q, low4), h1);
       const __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low4), h2);
       const __m256i y1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + 64 * c));
       const __m256i y2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + 64 * c + 32));
-      const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, y1), _mm256_set1_epi16(sc[2 * c]));
-      const __m256i p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(q2, y2), _mm256_set1_epi16(sc[2 * c + 1]));
+      const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, y1), _mm256_shuffle_epi8(scales, word_selector(2 * c)));
+      const __m256i p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(q2, y2), _mm256_shuffle_epi8(scales, word_selector(2 * c + 1)));
       sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p1, p2));
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * f16(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
   }
-  return hsum(acc) - acc_min;
+  __m128 m4 = _mm_add_ps(acc_min, _mm_movehl_ps(acc_min, acc_min));
+  m4 = _mm_add_ss(m4, _mm_movehdup_ps(m4));
+  return hsum(acc) - _mm_cvtss_f32(m4);
 }
 
 float dot_q6_k(const void* w, const void* a, std::int64_t n) {
@@ -296,28 +311,31 @@ float dot_q6_k(const void* w, const void* a, std::int64_t n) {
   const __m256i offset = _mm256_set1_epi8(32);
   __m256 acc = _mm256_setzero_ps();
   for (std::int64_t i = 0; i < nb; ++i) {
+    // The 16 sub-block scales as int16: words 0-7 (half 0) in the low lane, 8-15 in the high.
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].scales)));
     __m256i sumi = _mm256_setzero_si256();
     for (int h = 0; h < 2; ++h) {
+      // Both lanes = this half's 8 scales; quarter k then uses word 2k (elements l < 16, low lane)
+      // and word 2k+1 (l >= 16, high lane).
+      const __m256i sch = h == 0 ? _mm256_permute2x128_si256(sc16, sc16, 0x00) : _mm256_permute2x128_si256(sc16, sc16, 0x11);
       const std::uint8_t* ql = x[i].ql + 64 * h;
       const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
       const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
       const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qh + 32 * h));
       const __m256i q[4] = {
           _mm256_or_si256(_mm256_and_si256(qa, low4), _mm256_slli_epi16(_mm256_and_si256(qh, two), 4)),
-          _mm256_or_si256(_mm256_and_si256(qb, low4),
-                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), two), 4)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), low4),
-                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), two), 4)),
+          _mm256_or_si256(_mm256_and_si256(qb, low4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), two), 4)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), low4), _mm256_and_si256(qh, _mm256_set1_epi8(0x30))),
           _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), low4),
-                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), two), 4)),
+                          _mm256_and_si256(_mm256_srli_epi16(qh, 2), _mm256_set1_epi8(0x30))),
       };
       for (int k = 0; k < 4; ++k) {
         const __m256i yk = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + 128 * h + 32 * k));
         // (q - 32) * y = q * y - 32 * y, both within int16 after the pairwise add.
         const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], yk), _mm256_maddubs_epi16(offset, yk));
-        const int s = 8 * h + 2 * k;  // scales of elements 0-15 and 16-31 of this quarter
-        const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(x[i].scales[s + 1]), _mm_set1_epi16(x[i].scales[s]));
-        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale));
+        const __m256i select = _mm256_set_m128i(_mm_set1_epi16(static_cast<short>(0x0100 + 0x0202 * (2 * k + 1))),
+                                                _mm_set1_epi16(static_cast<short>(0x0100 + 0x0202 * (2 * k))));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(sch, select)));
       }
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * f16(x[i].d)), _mm256_cvtepi32_ps(sumi), acc);
