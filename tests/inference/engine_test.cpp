@@ -3,6 +3,7 @@
 // prefix reuse (same logits as a cold run, only the tail prefilled), cancellation, priorities,
 // batching, stop rules and errors.
 #include "rapide/inference/engine/engine.h"
+#include "rapide/inference/make_model.h"
 
 #include "engine_test_models.h"
 #include "test_support.h"
@@ -464,5 +465,51 @@ TEST(Engine, CreateValidatesItsInputs) {
   EXPECT_NE(no_tok.message().find("no tokenizer"), std::string::npos);
 }
 
+// Tiny generated models with the real Qwen2 vocabulary: the target (seed 1) and a draft with
+// other random weights (seed 2), so drafts are mostly rejected, and the target as its own draft.
+TEST(Engine, SpeculativeGreedyEqualsPlainGreedyOnGeneratedModels) {
+  RAPIDE_REQUIRE_SHARED(vocab, "vocab/ggml-vocab-qwen2.gguf");
+  testing::TempDir dir;
+  for (const char* arch : {"qwen2", "qwen3moe"}) {
+    std::filesystem::path paths[2];
+    for (int i = 0; i < 2; ++i) {
+      MakeModelOptions o;
+      auto dims = preset_dims("tiny", arch);
+      ASSERT_TRUE(dims) << dims.message();
+      o.dims = *dims;
+      o.format = *parse_weight_format("q8_0");
+      o.vocab = vocab;
+      o.seed = static_cast<std::uint64_t>(i + 1);
+      o.output = dir.path() / (std::string(arch) + "-" + std::to_string(i) + ".gguf");
+      auto rep = make_model(o);
+      ASSERT_TRUE(rep) << arch << ": " << rep.message();
+      paths[i] = o.output;
+    }
+    auto plain = make_engine(paths[0]);
+    auto other_draft = make_engine(paths[0], paths[1]);
+    auto self_draft = make_engine(paths[0], paths[0]);
+    ASSERT_TRUE(plain && other_draft && self_draft);
+    const Tokenizer& tok = plain->tokenizer();
+    std::int64_t rejected = 0;
+    for (const char* text : {"def fib(n):\n    if n < 2:\n        return n\n    return fib(n - 1) + fib(n - 2)\n",
+                             "hello hello hello hello"}) {
+      const GenerateResult ref = plain->generate(request_for(tok, text, 16, Speculation::NONE));
+      ASSERT_EQ(ref.finish, Finish::LENGTH) << ref.error;
+      for (Engine* e : {other_draft.get(), self_draft.get()}) {
+        for (Speculation s : {Speculation::NGRAM, Speculation::DRAFT}) {
+          GenerateRequest r = request_for(tok, text, 16, s);
+          r.draft_max = 6;
+          const GenerateResult out = e->generate(std::move(r));
+          ASSERT_EQ(out.finish, Finish::LENGTH) << out.error;
+          EXPECT_EQ(out.tokens, ref.tokens) << arch << " '" << text << "' " << speculation_name(s);
+          rejected += out.speculation.drafted - out.speculation.accepted;
+        }
+      }
+    }
+    EXPECT_GT(rejected, 0) << arch;
+  }
+}
+
 }  // namespace
 }  // namespace rapide::inference::engine
+
