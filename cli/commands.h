@@ -9,6 +9,9 @@ namespace rapide::cli {
 
 using Register = void (*)(CLI::App& app, int* exit_code);
 
+void register_gguf(CLI::App& app, int* exit_code);        // cmd_gguf.cpp
+void register_make_model(CLI::App& app, int* exit_code);  // cmd_make_model.cpp
+
 void register_logits(CLI::App& app, int* exit_code);      // cmd_logits.cpp
 void register_perplexity(CLI::App& app, int* exit_code);  // cmd_perplexity.cpp
 
