@@ -199,6 +199,10 @@ CompletionContext build_completion_context(const Workspace& workspace, const Sna
 
   // ---- 4. enclosing headers, 5. imports (current file) ----
   std::vector<Candidate> local;  // headers and imports
+  // Imports of this file: the first 400 lines (where imports live), top-level statements only.
+  const std::vector<Import> file_imports =
+      tree && lang ? extract_imports(*lang, tree, text, 0, lines.line_start(std::min(n_lines - 1, 400u)) + 1)
+                   : std::vector<Import>{};
   if (tree && lang) {
     TSNode n = ts_node_descendant_for_byte_range(doc.root(), cursor, cursor);
     std::vector<Candidate> headers;
@@ -223,8 +227,7 @@ CompletionContext build_completion_context(const Workspace& workspace, const Sna
     }
     std::reverse(headers.begin(), headers.end());  // outermost first
     for (Candidate& h : headers) local.push_back(std::move(h));
-    const uint32_t import_scan_end = std::min<uint32_t>(lines.line_start(win_line), lines.line_start(std::min(n_lines - 1, 400u)));
-    for (const Import& im : extract_imports(*lang, tree, text, 0, std::max<uint32_t>(import_scan_end, 1))) {
+    for (const Import& im : file_imports) {
       if (im.start_byte >= lines.line_start(win_line)) continue;
       Candidate c;
       c.piece.kind = PieceKind::import;
@@ -252,7 +255,7 @@ CompletionContext build_completion_context(const Workspace& workspace, const Sna
   if (tree && lang) {
     // Files this document imports, resolved.
     std::set<std::string> imported;
-    for (const Import& im : extract_imports(*lang, tree, text, 0, lines.line_start(std::min(n_lines - 1, 400u)) + 1)) {
+    for (const Import& im : file_imports) {
       const std::string p = workspace.resolve_import(doc, im);
       if (!p.empty()) imported.insert(p);
     }
@@ -270,7 +273,7 @@ CompletionContext build_completion_context(const Workspace& workspace, const Sna
       if (n_defs >= options.max_definitions) break;
       if (r.name.size() < 2 || is_keyword(r.name) || !seen.insert(r.name).second) continue;
       if (r.start_byte <= cursor && r.start_byte + r.name.size() >= cursor) continue;  // the word being typed
-      std::vector<SymbolHit> hits = workspace.lookup(r.name, 8);
+      std::vector<SymbolHit> hits = workspace.lookup(r.name, 8, doc.path());
       std::stable_sort(hits.begin(), hits.end(), [&](const SymbolHit& a, const SymbolHit& b) {
         const int ra = imported.count(a.path) ? 0 : a.from_open_document ? 1 : 2;
         const int rb = imported.count(b.path) ? 0 : b.from_open_document ? 1 : 2;

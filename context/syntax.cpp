@@ -148,10 +148,12 @@ std::string_view node_text(TSNode n, std::string_view text) {
 
 // Runs q over the range, calling f(match) for matches whose predicates hold.
 template <class F>
-void for_matches(const CachedQuery& q, const TSTree* tree, std::string_view text, uint32_t start, uint32_t end, F&& f) {
+void for_matches(const CachedQuery& q, const TSTree* tree, std::string_view text, uint32_t start, uint32_t end, F&& f,
+                 uint32_t max_start_depth = UINT32_MAX) {
   if (!q.query || !tree) return;
   QueryCursorPtr cursor(ts_query_cursor_new());
   ts_query_cursor_set_byte_range(cursor.get(), start, end);
+  if (max_start_depth != UINT32_MAX) ts_query_cursor_set_max_start_depth(cursor.get(), max_start_depth);
   ts_query_cursor_exec(cursor.get(), q.query.get(), ts_tree_root_node(tree));
   TSQueryMatch m;
   while (ts_query_cursor_next_match(cursor.get(), &m))
@@ -189,6 +191,12 @@ std::string elided_signature(const Language& language, std::string_view kind, st
                                   end < text.size() && text[end - 1] == ';';
   return head + " { ... }" + (trailing_semicolon ? ";" : "");
 }
+
+// Imports are statements at (or near) the top level: not descending into function bodies keeps
+// the query cheap on large files. Depth 3 covers C++ namespaces / extern "C" blocks, Go import
+// blocks and Java/TS module bodies; JS/Lua require() calls sit deeper (declaration > declarator
+// > call), so they get more room.
+constexpr uint32_t kImportMaxDepth = 5;
 
 }  // namespace
 
@@ -350,7 +358,7 @@ std::vector<Import> extract_imports(const Language& language, const TSTree* tree
         targets.emplace_back(ts_node_start_byte(n), std::move(t));
       }
     }
-  });
+  }, kImportMaxDepth);
   std::sort(imports.begin(), imports.end(), [](const Import& a, const Import& b) {
     return a.start_byte != b.start_byte ? a.start_byte < b.start_byte : a.end_byte > b.end_byte;
   });

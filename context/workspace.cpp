@@ -217,11 +217,12 @@ void Workspace::index_folder(const std::string& root) {
   }
 }
 
-std::vector<SymbolHit> Workspace::lookup(std::string_view name, size_t limit) const {
+std::vector<SymbolHit> Workspace::lookup(std::string_view name, size_t limit, std::string_view skip_path) const {
   std::vector<SymbolHit> hits;
   std::set<std::string> open_paths;
   for (const SnapshotPtr& s : open_snapshots()) {
     open_paths.insert(s->path());
+    if (s->path() == skip_path) continue;
     const SnapshotSymbols& sym = s->symbols();
     auto it = std::lower_bound(sym.by_name.begin(), sym.by_name.end(), std::make_pair(name, uint32_t{0}));
     for (; it != sym.by_name.end() && it->first == name && hits.size() < limit; ++it)

@@ -77,7 +77,9 @@ class Workspace {
 
   // Definitions named `name`: open documents first (sorted by path, then position), then indexed
   // files (sorted by path). At most `limit` hits. Deterministic.
-  std::vector<SymbolHit> lookup(std::string_view name, size_t limit = 16) const;
+  // skip_path: a document to leave out (the one being completed: its own definitions are in
+  // its prefix, and indexing it on every keystroke would cost a full query per keystroke).
+  std::vector<SymbolHit> lookup(std::string_view name, size_t limit = 16, std::string_view skip_path = {}) const;
 
   // The file an import of `from` refers to, when it resolves to an open document or an indexed
   // or existing file: C/C++ includes relative to the file then to each folder (and its include/,
