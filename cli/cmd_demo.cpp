@@ -5,17 +5,22 @@
 #include "commands.h"
 #include "lsp_session.h"
 
+#include "rapide/inference/make_model.h"
 #include "rapide/lsp/logging.h"
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <unistd.h>
+#include <vector>
 
 namespace rapide::cli {
 namespace {
 
 struct DemoArgs {
   std::string model;
+  std::string vocab;  // for the generated model
   std::string chat_model;
   std::string log_level = "warn";
   int max_tokens = 24;
@@ -64,12 +69,57 @@ int run_demo(const DemoArgs& a) {
     return 2;
   }
   std::string model = a.model;
+  std::filesystem::path generated;
   if (model.empty()) {
-    std::fprintf(stderr,
-                 "rapide demo: no --model given and this build cannot generate a random model yet; "
-                 "pass --model FILE.gguf (e.g. ../shared/models/stories260K.gguf)\n");
-    return 2;
+    // A tiny qwen2-shaped model with random weights and a real tokenizer (with FIM tokens).
+    std::filesystem::path vocab = a.vocab;
+    if (vocab.empty()) {
+      std::vector<std::filesystem::path> candidates;
+      if (const char* env = std::getenv("RAPIDE_SHARED_DIR"); env && *env) candidates.emplace_back(env);
+      candidates.emplace_back("../shared");
+      for (const auto& dir : candidates)
+        if (std::filesystem::exists(dir / "vocab/ggml-vocab-qwen2.gguf")) {
+          vocab = dir / "vocab/ggml-vocab-qwen2.gguf";
+          break;
+        }
+    }
+    if (vocab.empty() || !std::filesystem::exists(vocab)) {
+      std::fprintf(stderr,
+                   "rapide demo: no --model given, and no tokenizer to build a random model from: pass --model "
+                   "FILE.gguf, or --vocab with a GGUF holding a tokenizer (looked for "
+                   "$RAPIDE_SHARED_DIR/vocab/ggml-vocab-qwen2.gguf and ../shared/vocab/ggml-vocab-qwen2.gguf)\n");
+      return 2;
+    }
+    inference::MakeModelOptions mo;
+    auto dims = inference::preset_dims("tiny", "qwen2");
+    if (!dims) {
+      std::fprintf(stderr, "rapide demo: %s\n", dims.message().c_str());
+      return 1;
+    }
+    mo.dims = *dims;
+    mo.vocab = vocab;
+    mo.seed = 42;
+    generated = std::filesystem::temp_directory_path() / ("rapide-demo-" + std::to_string(::getpid()) + ".gguf");
+    mo.output = generated;
+    mo.name = "rapide-demo-random";
+    auto made = inference::make_model(mo);
+    if (!made) {
+      std::fprintf(stderr, "rapide demo: generating the random model failed: %s\n", made.message().c_str());
+      return 1;
+    }
+    model = generated.string();
+    std::printf("rapide demo: no --model given: generated a tiny random-weight model (%llu parameters, tokenizer "
+                "from %s).\nIts text is MEANINGLESS: this shows the machinery and its timings, not quality. Run "
+                "`rapide demo --model your-model.gguf` for real answers.\n",
+                static_cast<unsigned long long>(made->parameters), vocab.string().c_str());
   }
+  struct Cleanup {
+    std::filesystem::path p;
+    ~Cleanup() {
+      std::error_code ec;
+      if (!p.empty()) std::filesystem::remove(p, ec);
+    }
+  } cleanup{generated};
   lsp::ServerOptions options;
   options.scheduler.worker_threads = 2;
   options.scheduler.debounce = lsp::DebouncePolicy::none();
@@ -160,6 +210,7 @@ void register_demo(CLI::App& app, int* exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "demo", "Run the language server in-process on a sample file: inline completion, quick fix, hover, with timings");
   cmd->add_option("--model", args->model, "GGUF model (default: a generated random model, meaningless text)");
+  cmd->add_option("--vocab", args->vocab, "Tokenizer GGUF for the generated model (default: ../shared/vocab/ggml-vocab-qwen2.gguf)");
   cmd->add_option("--chat-model", args->chat_model, "Instruct GGUF model for the fix and the hover");
   cmd->add_option("--max-tokens", args->max_tokens, "Most tokens per completion")->check(CLI::Range(1, 4096));
   cmd->add_option("--log-level", args->log_level, "Log level on stderr");

@@ -46,7 +46,8 @@ void LspSession::pump() {
     if (msg.is_discarded()) continue;
     std::lock_guard lock(mutex_);
     if (msg.contains("id") && !msg.contains("method")) {
-      responses_[msg.at("id").dump()] = std::move(msg);
+      const std::string key = msg.at("id").dump();  // before the move below
+      responses_[key] = std::move(msg);
     } else if (msg.contains("id")) {
       // A request from the server (workspace/configuration, progress creation): answer null.
       transport_.client_write(lsp::frame_message(

@@ -1,10 +1,11 @@
 #include "rapide/lsp/debounce.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace rapide::lsp {
 namespace {
-constexpr double kAlpha = 0.3;
+constexpr double kAlpha = 0.25;
 constexpr double kPauseMs = 2000.0;
 double ema(std::optional<double> old, double x) { return old ? (1 - kAlpha) * *old + kAlpha * x : x; }
 }  // namespace
@@ -12,7 +13,10 @@ double ema(std::optional<double> old, double x) { return old ? (1 - kAlpha) * *o
 void TypingStats::record_change(SteadyClock::time_point now) {
   if (last_change) {
     const double ms = std::chrono::duration<double, std::milli>(now - *last_change).count();
-    if (ms < kPauseMs) interval_ms = ema(interval_ms, ms);
+    if (ms < kPauseMs) {
+      if (interval_ms) deviation_ms = (1 - kAlpha) * deviation_ms + kAlpha * std::abs(ms - *interval_ms);
+      interval_ms = ema(interval_ms, ms);
+    }
   }
   last_change = now;
 }
@@ -29,8 +33,9 @@ std::chrono::milliseconds DebouncePolicy::delay(const TypingStats& stats) const 
       break;
   }
   const auto lo = static_cast<double>(min_ms_), hi = static_cast<double>(max_ms_);
-  double d = stats.interval_ms ? std::clamp(1.25 * *stats.interval_ms, lo, hi) : lo;
-  if (stats.latency_ms && *stats.latency_ms < d) d = std::max(lo, *stats.latency_ms);
+  double d = stats.interval_ms ? *stats.interval_ms + 4 * stats.deviation_ms : lo;
+  if (stats.latency_ms) d = std::max(d, *stats.latency_ms / 4);
+  d = std::clamp(d, lo, hi);
   return std::chrono::milliseconds(static_cast<long long>(d));
 }
 

@@ -107,18 +107,23 @@ std::optional<FrameEvent> MessageReader::next() {
     const std::string_view header = rest.substr(0, end);
     std::optional<std::size_t> length;
     std::string problem;
+    std::size_t bad_line_end = std::string_view::npos;  // set when one header line is invalid
     std::size_t line_start = 0;
     while (line_start <= header.size()) {
       std::size_t line_end = header.find("\r\n", line_start);
       if (line_end == std::string_view::npos) line_end = header.size();
       const std::string_view line = header.substr(line_start, line_end - line_start);
-      line_start = line_end + 2;
       const std::size_t colon = line.find(':');
-      if (colon == std::string_view::npos) {
-        problem = "header line '" + printable(line) + "' has no ':'";
+      const std::string_view name = colon == std::string_view::npos ? line : trim(line.substr(0, colon));
+      const bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+      });
+      if (colon == std::string_view::npos || !token) {
+        problem = "header line '" + printable(line) + "' is not 'Name: value'";
+        bad_line_end = line_end;
         break;
       }
-      const std::string_view name = trim(line.substr(0, colon));
+      line_start = line_end + 2;
       const std::string_view value = trim(line.substr(colon + 1));
       if (iequals(name, "Content-Length")) {
         std::size_t n = 0;
@@ -133,8 +138,10 @@ std::optional<FrameEvent> MessageReader::next() {
     }
     if (problem.empty() && !length) problem = "no Content-Length header in '" + printable(header) + "'";
     if (!problem.empty()) {
-      pos_ += end + 4;
-      resyncing_ = true;  // the body (if any) follows: skip to the next header
+      // Skip the bad line only (a valid header may follow it), else the whole block; then look
+      // for the next "Content-Length:" (the body, if any, is not a header).
+      pos_ += bad_line_end != std::string_view::npos ? std::min(bad_line_end + 2, end + 4) : end + 4;
+      resyncing_ = true;
       return FrameEvent{FrameEvent::Kind::error, "malformed message header: " + problem};
     }
     if (*length > max_body_bytes_) {

@@ -229,9 +229,13 @@ void LspServer::finish(int exit_code) {
 void LspServer::drain_then_exit(int exit_code, int attempts_left) {
   // Replies of cancelled work are posted to the loop; send them before leaving (bounded wait).
   if (!in_flight_.empty() && attempts_left > 0) {
-    loop_.post_after(std::chrono::milliseconds(10), [this, exit_code, attempts_left] {
-      drain_then_exit(exit_code, attempts_left - 1);
-    });
+    auto again = [this, exit_code, attempts_left] { drain_then_exit(exit_code, attempts_left - 1); };
+    // First behind the replies already queued, then at a slower pace for workers still running.
+    if (attempts_left > 195) {
+      loop_.post(std::move(again));
+    } else {
+      loop_.post_after(std::chrono::milliseconds(10), std::move(again));
+    }
     return;
   }
   transport_.close();

@@ -23,31 +23,33 @@ TEST(Debounce, AdaptiveFollowsTypingRhythm) {
   TypingStats t;
   EXPECT_EQ(p.delay(t), 20ms) << "no history: the minimum";
   auto now = SteadyClock::now();
-  for (int i = 0; i < 20; ++i) t.record_change(now += 100ms);
-  EXPECT_NEAR(static_cast<double>(p.delay(t).count()), 125.0, 2.0) << "1.25 x the typing interval";
-  for (int i = 0; i < 20; ++i) t.record_change(now += 1000ms);
+  for (int i = 0; i < 40; ++i) t.record_change(now += 100ms);
+  EXPECT_NEAR(static_cast<double>(p.delay(t).count()), 100.0, 2.0) << "steady typing: the interval";
+  for (int i = 0; i < 40; ++i) t.record_change(now += (i % 2 ? 60ms : 140ms));
+  EXPECT_GT(p.delay(t), 200ms) << "jittery typing: interval + 4 x deviation covers the slow gaps";
+  for (int i = 0; i < 40; ++i) t.record_change(now += 1000ms);
   EXPECT_EQ(p.delay(t), 250ms) << "slow typing: capped at the maximum";
   t.record_change(now += 10s);  // a pause is not typing
   EXPECT_EQ(p.delay(t), 250ms);
 }
 
-TEST(Debounce, AdaptiveShortensWhenComputingIsCheap) {
+TEST(Debounce, AdaptiveWaitsLongerForExpensiveCompletions) {
   const auto p = DebouncePolicy::adaptive(20ms, 250ms);
   TypingStats t;
   auto now = SteadyClock::now();
-  for (int i = 0; i < 20; ++i) t.record_change(now += 150ms);
-  const auto slow_model = p.delay(t);
-  for (int i = 0; i < 20; ++i) t.record_latency(40.0);
-  EXPECT_LT(p.delay(t), slow_model);
-  EXPECT_NEAR(static_cast<double>(p.delay(t).count()), 40.0, 2.0);
-  for (int i = 0; i < 20; ++i) t.record_latency(1.0);
-  EXPECT_EQ(p.delay(t), 20ms) << "never below the minimum";
+  for (int i = 0; i < 40; ++i) t.record_change(now += 30ms);
+  const auto cheap = p.delay(t);
+  EXPECT_NEAR(static_cast<double>(cheap.count()), 30.0, 2.0);
+  for (int i = 0; i < 40; ++i) t.record_latency(600.0);
+  EXPECT_NEAR(static_cast<double>(p.delay(t).count()), 150.0, 2.0) << "a quarter of the latency";
+  for (int i = 0; i < 40; ++i) t.record_latency(4000.0);
+  EXPECT_EQ(p.delay(t), 250ms) << "never above the maximum";
 }
 
 TEST(Scheduler, BurstOfFiftyChangesInOneSecondComputesOnce) {
   EventLoop loop;
   Metrics metrics;
-  Scheduler s(loop, {1, DebouncePolicy::adaptive(20ms, 250ms)}, metrics);
+  Scheduler s(loop, {1, DebouncePolicy::adaptive()}, metrics);
   s.open("file:///a.py", "python", "", 1);
   std::atomic<int> finished{0}, dropped{0}, cancelled_while_running{0};
   int version = 1;

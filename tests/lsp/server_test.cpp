@@ -104,8 +104,8 @@ TEST_F(ServerTest, IncrementalChangesWithUtf16Positions) {
       "textDocument/didChange",
       {{"textDocument", {{"uri", "file:///t.py"}, {"version", 2}}},
        {"contentChanges",
-        {{{"range", {{"start", {{"line", 0}, {"character", 7}}}, {"end", {{"line", 0}, {"character", 8}}}}},
-          {"text", "y"}}}}}})));
+        {{{"range", {{"start", {{"line", 0}, {"character", 8}}}, {"end", {{"line", 0}, {"character", 9}}}}},
+          {"text", "y"}}}}})));
   auto snap = server_->scheduler().snapshot("file:///t.py");
   ASSERT_TRUE(snap);
   EXPECT_EQ(snap->text(), "a = \"é😀y\"\n");
@@ -120,7 +120,7 @@ TEST_F(ServerTest, IncrementalChangesWithUtf8Positions) {
       {{"textDocument", {{"uri", "file:///t.py"}, {"version", 2}}},
        {"contentChanges",
         {{{"range", {{"start", {{"line", 0}, {"character", 11}}}, {"end", {{"line", 0}, {"character", 12}}}}},
-          {"text", "y"}}}}}})));
+          {"text", "y"}}}}})));
   EXPECT_EQ(server_->scheduler().snapshot("file:///t.py")->text(), "a = \"é😀y\"\n");
 }
 

@@ -213,7 +213,7 @@ TEST(Transcript, FiftyMegabyteDocument) {
                                      {"contentChanges",
                                       {{{"range", {{"start", {{"line", lines}, {"character", 0}}},
                                                    {"end", {{"line", lines}, {"character", 0}}}}},
-                                        {"text", "tail()\n"}}}}}})) +
+                                        {"text", "tail()\n"}}}}})) +
                  frame(request(2, "textDocument/hover",
                                {{"textDocument", {{"uri", "file:///big.py"}}},
                                 {"position", {{"line", lines}, {"character", 2}}}})) +
@@ -232,7 +232,7 @@ TEST(Transcript, BadChangeKeepsTheDocumentAndServing) {
                                      {"contentChanges",
                                       {{{"range", {{"start", {{"line", 0}, {"character", 3}}},
                                                    {"end", {{"line", 0}, {"character", 1}}}}},
-                                        {"text", "x"}}}}}})) +
+                                        {"text", "x"}}}}})) +
                  frame(notification("textDocument/didChange", {{"textDocument", {{"uri", "file:///a.py"}}}})) +
                  frame(request(2, "rapide/status")) + bye());
   ASSERT_TRUE(response(s.msgs, 2));
