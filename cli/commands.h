@@ -9,6 +9,8 @@ namespace rapide::cli {
 
 using Register = void (*)(CLI::App& app, int* exit_code);
 
+void register_tokenize(CLI::App& app, int* exit_code);  // cmd_tokenize.cpp
+
 void register_gguf(CLI::App& app, int* exit_code);        // cmd_gguf.cpp
 void register_make_model(CLI::App& app, int* exit_code);  // cmd_make_model.cpp
 

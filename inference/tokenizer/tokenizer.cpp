@@ -104,9 +104,11 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_gguf(const gguf::GgufFi
     v.kind = TokenizerKind::BPE;
   } else if (v.model_name == "llama") {
     v.kind = TokenizerKind::SPM;
+  } else if (v.model_name == "bert") {
+    v.kind = TokenizerKind::WPM;
   } else {
     return error(src, ": tokenizer model '", v.model_name,
-                 "' is not supported (supported: 'gpt2' byte-level BPE, 'llama' SentencePiece)");
+                 "' is not supported (supported: 'gpt2' byte-level BPE, 'llama' SentencePiece, 'bert' WordPiece)");
   }
 
   // ---- vocabulary ----
@@ -214,6 +216,19 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_gguf(const gguf::GgufFi
     v.raw_to_id.reserve(n);
     for (std::size_t i = 0; i < n; ++i)
       if (has_raw[i]) v.raw_to_id.insert(static_cast<std::int32_t>(i));
+  } else if (v.kind == TokenizerKind::WPM) {
+    v.pre_name = "default";
+    v.add_bos = true;
+    v.add_sep = true;
+    v.bos = 101;
+    v.unk = 100;
+    v.sep = 102;
+    v.pad = 0;
+    v.mask = 103;
+    for (const std::string& t : v.texts) v.max_token_len = std::max(v.max_token_len, t.size());
+    if (auto b = file.get_bool("tokenizer.ggml.normalizer.lowercase")) v.lowercase = *b;
+    v.strip_accents = v.lowercase;
+    if (auto b = file.get_bool("tokenizer.ggml.normalizer.strip_accents")) v.strip_accents = *b;
   } else {
     v.pre_name = "default";
     v.add_space_prefix = true;
@@ -267,6 +282,7 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_gguf(const gguf::GgufFi
   }
   if (auto b = file.get_bool("tokenizer.ggml.add_bos_token")) v.add_bos = *b;
   if (auto b = file.get_bool("tokenizer.ggml.add_eos_token")) v.add_eos = *b;
+  if (auto b = file.get_bool("tokenizer.ggml.add_sep_token")) v.add_sep = *b;
 
   // By-text detection; a recognised token that is not CONTROL becomes CONTROL (llama.cpp does the
   // same and warns that the model file is probably wrong).
@@ -334,7 +350,7 @@ Result<std::shared_ptr<const Tokenizer>> Tokenizer::from_gguf(const gguf::GgufFi
     if (a & (tok::ATTR_UNKNOWN | tok::ATTR_CONTROL | tok::ATTR_USER_DEFINED)) {
       p = t;
     } else if (a & tok::ATTR_NORMAL) {
-      if (v.kind == TokenizerKind::SPM) {
+      if (v.kind != TokenizerKind::BPE) {
         for (std::size_t k = 0; k < t.size(); ++k) {
           if (t.compare(k, 3, "\xe2\x96\x81") == 0) {
             p += ' ';
@@ -433,6 +449,16 @@ std::vector<std::int32_t> Tokenizer::encode(std::string_view text, bool add_spec
       v.encode_spm(buf, out);
       prev_special = false;
     }
+  } else if (v.kind == TokenizerKind::WPM) {
+    if (add_special && v.bos >= 0) out.push_back(v.bos);
+    for (const Fragment& f : frags) {
+      if (f.token >= 0)
+        out.push_back(f.token);
+      else
+        v.encode_wpm(text.substr(f.offset, f.length), out);
+    }
+    if (add_special && v.add_sep && v.sep >= 0) out.push_back(v.sep);
+    return out;
   } else {
     if (add_special && v.add_bos && v.bos >= 0) out.push_back(v.bos);
     for (const Fragment& f : frags) {

@@ -113,6 +113,12 @@ struct Tokenizer::Impl {
   std::vector<std::string> raw_texts;  // byte-level decoded texts (built once, then viewed)
   tok::IdIndex<tok::TextKey> raw_to_id{tok::TextKey{&raw_texts}};  // raw bytes -> id
 
+  // WPM
+  bool add_sep = false;
+  bool lowercase = true;
+  bool strip_accents = true;
+  std::size_t max_token_len = 0;
+
   // SPM
   std::array<std::int32_t, 256> byte_token{};  // <0xNN> token (or the single-byte token), or -1
 
@@ -122,6 +128,7 @@ struct Tokenizer::Impl {
   // Tokenizes text that holds no special tokens (one fragment), appending ids.
   void encode_bpe(std::string_view text, std::vector<std::int32_t>& out) const;
   void encode_spm(std::string_view text, std::vector<std::int32_t>& out) const;
+  void encode_wpm(std::string_view text, std::vector<std::int32_t>& out) const;
   // One pre-tokenized word of raw (sanitised UTF-8) bytes.
   void bpe_word(std::string_view raw, std::vector<std::int32_t>& out) const;
 };

@@ -170,6 +170,20 @@ TEST(Tokenizer, SpmSpacePrefixAndByteFallback) {
   EXPECT_EQ(tok->encode("<s>", false, true), (Ids{1}));
 }
 
+TEST(Tokenizer, WordPieceBert) {
+  RAPIDE_REQUIRE_SHARED(path, "vocab/ggml-vocab-bert-bge.gguf");
+  auto tok = load(path);
+  ASSERT_TRUE(tok);
+  EXPECT_EQ(tok->kind(), TokenizerKind::WPM);
+  const Ids ids = tok->encode("Hello, World!", true, false);
+  ASSERT_GE(ids.size(), 3u);
+  EXPECT_EQ(ids.front(), 101);  // [CLS]
+  EXPECT_EQ(ids.back(), 102);   // [SEP]
+  // Lower-cased and accents stripped: the same ids as the plain form.
+  EXPECT_EQ(tok->encode("H\xc3\xa9llo WORLD", false, false), tok->encode("hello world", false, false));
+  EXPECT_EQ(tok->decode(tok->encode("hello world", false, false)), " hello world");
+}
+
 TEST(Tokenizer, MissingPreFallsBackToDefault) {
   RAPIDE_REQUIRE_SHARED(path, "vocab/ggml-vocab-gpt-neox.gguf");
   auto tok = load(path);
@@ -300,8 +314,8 @@ TEST(TokenizerErrors, ClearMessages) {
   }
   {
     auto w = tiny_bpe();
-    w.set_string("tokenizer.ggml.model", "bert");
-    EXPECT_NE(load_error(w).find("'bert' is not supported"), std::string::npos) << load_error(w);
+    w.set_string("tokenizer.ggml.model", "rwkv");
+    EXPECT_NE(load_error(w).find("'rwkv' is not supported"), std::string::npos) << load_error(w);
   }
   {
     auto w = tiny_bpe();

@@ -6,6 +6,7 @@
 //           deepseek-coder, deepseek-llm, starcoder/refact, gpt-2, falcon, mpt, default ...).
 //   "llama" SentencePiece-style BPE over scored pieces, byte fallback (<0xNN>), the U+2581 space
 //           marker and the optional dummy space prefix.
+//   "bert"  WordPiece (lower-casing, accent stripping, greedy longest match; [CLS] ... [SEP]).
 //
 // Special tokens: BOS/EOS/EOT/EOM/pad/unk/sep and the FIM tokens come from the metadata ids when
 // present, else (EOT, FIM) from the well-known token texts of each family, as llama.cpp does.
@@ -17,8 +18,9 @@
 // file may be closed after loading.
 //
 // Errors: from_gguf() rejects missing or inconsistent metadata (what, which key, expected vs got).
-// encode() never fails: bytes that are not valid UTF-8 are tokenized as single bytes, like
-// llama.cpp. Ids out of range given to token_to_piece()/decode() yield an empty piece.
+// encode() never fails and treats bytes that are not valid UTF-8 as llama.cpp does (BPE and
+// WordPiece see U+FFFD in their place; SentencePiece falls back to byte tokens). Ids out of range
+// given to token_to_piece()/decode() yield an empty piece.
 #pragma once
 
 #include "rapide/inference/result.h"
@@ -47,7 +49,7 @@ enum class TokenType : std::int32_t {
   BYTE = 6,
 };
 
-enum class TokenizerKind { SPM, BPE };
+enum class TokenizerKind { SPM, BPE, WPM };
 
 struct DecodeOptions {
   bool skip_control = false;        // drop CONTROL tokens (BOS, EOS, <|im_end|> ...) from the text
