@@ -35,19 +35,19 @@ std::string python_file(int n_lines, int seed, int module) {
                   " import helper_" + std::to_string(module) + "_0\n\n\n";
   int cls = 0;
   while (std::count(s.begin(), s.end(), '\n') < n_lines) {
-    const std::string c = "Mod" + std::to_string(module) + w() + std::to_string(cls++);
-    s += "class " + c + ":\n    \"\"\"Keeps " + w() + " and " + w() + " state.\"\"\"\n\n";
-    s += "    def __init__(self, " + w() + "_path: str, limit: int = 10):\n        self.items = []\n        self.limit = limit\n        self.by_name = defaultdict(list)\n\n";
+    const std::string c = std::string("Mod") + std::to_string(module) + w() + std::to_string(cls++);
+    s += std::string("class ") + c + ":\n    \"\"\"Keeps " + w() + " and " + w() + " state.\"\"\"\n\n";
+    s += std::string("    def __init__(self, ") + w() + "_path: str, limit: int = 10):\n        self.items = []\n        self.limit = limit\n        self.by_name = defaultdict(list)\n\n";
     for (int m = 0; m < 6; ++m) {
       const std::string a = w(), b = w();
-      s += "    def " + a + "_" + b + "_" + std::to_string(m) + "(self, " + a + ", " + b + "=None):\n";
+      s += std::string("    def ") + a + "_" + b + "_" + std::to_string(m) + "(self, " + a + ", " + b + "=None):\n";
       s += "        total = 0\n        for i, item in enumerate(self.items):\n";
-      s += "            if item." + a + " == " + a + " and i < self.limit:\n                total += len(item." + b + ")\n";
-      s += "            elif " + b + " is not None:\n                self.by_name[" + b + "].append(item)\n";
-      s += "        with open(os.path.join('data', str(" + a + ")), 'w') as f:\n            json.dump({'total': total}, f)\n";
-      s += "        return helper_" + std::to_string(module) + "_0(total)\n\n";
+      s += std::string("            if item.") + a + " == " + a + " and i < self.limit:\n                total += len(item." + b + ")\n";
+      s += std::string("            elif ") + b + " is not None:\n                self.by_name[" + b + "].append(item)\n";
+      s += std::string("        with open(os.path.join('data', str(") + a + ")), 'w') as f:\n            json.dump({'total': total}, f)\n";
+      s += std::string("        return helper_") + std::to_string(module) + "_0(total)\n\n";
     }
-    s += "\ndef helper_" + std::to_string(module) + "_" + std::to_string(cls) + "(value):\n    return value * " +
+    s += std::string("\ndef helper_") + std::to_string(module) + "_" + std::to_string(cls) + "(value):\n    return value * " +
          std::to_string(cls) + "\n\n\n";
   }
   return s;
@@ -59,13 +59,13 @@ std::string cpp_file(int n_lines, int seed) {
   std::string s = "#include <map>\n#include <string>\n#include <vector>\n#include \"util.h\"\n\nnamespace app {\n\n";
   int cls = 0;
   while (std::count(s.begin(), s.end(), '\n') < n_lines) {
-    const std::string c = "C" + w() + std::to_string(cls++);
-    s += "class " + c + " {\n public:\n  explicit " + c + "(int limit) : limit_(limit) {}\n\n";
+    const std::string c = std::string("C") + w() + std::to_string(cls++);
+    s += std::string("class ") + c + " {\n public:\n  explicit " + c + "(int limit) : limit_(limit) {}\n\n";
     for (int m = 0; m < 5; ++m) {
       const std::string a = w(), b = w();
-      s += "  int " + a + "_" + b + std::to_string(m) + "(const std::vector<int>& " + a + ", int " + b + ") {\n";
-      s += "    int total = 0;\n    for (size_t i = 0; i < " + a + ".size(); ++i) {\n";
-      s += "      if (" + a + "[i] > " + b + " && static_cast<int>(i) < limit_) {\n        total += " + a + "[i];\n      } else {\n        names_[\"" + b + "\"] += 1;\n      }\n    }\n    return total;\n  }\n\n";
+      s += std::string("  int ") + a + "_" + b + std::to_string(m) + "(const std::vector<int>& " + a + ", int " + b + ") {\n";
+      s += std::string("    int total = 0;\n    for (size_t i = 0; i < ") + a + ".size(); ++i) {\n";
+      s += std::string("      if (") + a + "[i] > " + b + " && static_cast<int>(i) < limit_) {\n        total += " + a + "[i];\n      } else {\n        names_[\"" + b + "\"] += 1;\n      }\n    }\n    return total;\n  }\n\n";
     }
     s += " private:\n  int limit_;\n  std::map<std::string, int> names_;\n};\n\n";
   }
@@ -136,8 +136,8 @@ void run(const char* label, const std::string& lang, const std::string& big, con
   ctx::WorkspaceOptions wo;
   wo.background = false;
   ctx::Workspace ws(wo);
-  for (size_t i = 0; i < others.size(); ++i) ws.open("/bench/mod" + std::to_string(i) + ext, lang, others[i], 1);
-  const std::string path = "/bench/main" + ext;
+  for (size_t i = 0; i < others.size(); ++i) ws.open(std::string("/bench/mod") + std::to_string(i) + ext, lang, others[i], 1);
+  const std::string path = std::string("/bench/main") + ext;
   ws.open(path, lang, big, 1);
   // Warm the other documents' caches (a running server computes them once per version).
   for (const auto& s : ws.open_snapshots()) (void)s->symbols();
@@ -216,7 +216,7 @@ int main(int argc, char** argv) {
     ctx::WorkspaceOptions wo;
     wo.background = false;
     ctx::Workspace ws(wo);
-    for (size_t i = 0; i < py_others.size(); ++i) ws.open("/bench/mod" + std::to_string(i) + ".py", "python", py_others[i], 1);
+    for (size_t i = 0; i < py_others.size(); ++i) ws.open(std::string("/bench/mod") + std::to_string(i) + ".py", "python", py_others[i], 1);
     ws.open("/bench/main.py", "python", py, 1);
     const ctx::SnapshotPtr doc = ws.snapshot("/bench/main.py");
     for (const auto& s : ws.open_snapshots()) (void)s->symbols();

@@ -232,8 +232,8 @@ TEST_P(Golden, PostProcessing) {
   check_golden(lc.lang + ".postprocess.txt", out);
 }
 
-INSTANTIATE_TEST_SUITE_P(Languages, Golden, ::testing::Range<size_t>(0, 8), [](const auto& info) {
-  return cases()[info.param].lang;
+INSTANTIATE_TEST_SUITE_P(Languages, Golden, ::testing::Range<size_t>(0, 8), [](const auto& param_info) {
+  return cases()[param_info.param].lang;
 });
 
 }  // namespace

@@ -99,7 +99,12 @@ TEST(Workspace, IndexesFoldersRespectingGitignoreAndResolvesImports) {
 TEST(Workspace, IndexingIsBoundedByLimits) {
   testing::TempDir dir;
   for (int i = 0; i < 30; ++i)
-    write(dir.path() / ("m" + std::to_string(i) + ".py"), "def f" + std::to_string(i) + "():\n    return 1\n");
+  {
+    std::string name = "m", body = "def f";
+    name.append(std::to_string(i)).append(".py");
+    body.append(std::to_string(i)).append("():\n    return 1\n");
+    write(dir.path() / name, body);
+  }
   WorkspaceOptions o;
   o.background = false;
   o.max_files = 10;
