@@ -140,23 +140,38 @@ function Inline:request(trigger_kind)
       return -- superseded or cancelled
     end
     s.request = nil
+    local function still_here()
+      if not vim.api.nvim_buf_is_valid(bufnr) or vim.api.nvim_get_current_buf() ~= bufnr then
+        return false
+      end
+      local r, c = cursor()
+      return vim.api.nvim_buf_get_changedtick(bufnr) == tick and r == row and c == col
+        and vim.api.nvim_get_mode().mode:match('^i') ~= nil
+    end
     if err then
-      if err.code ~= -32800 then -- RequestCancelled is expected while typing
-        self.session.log_error(protocol.methods.inlineCompletion .. ': ' .. tostring(err.message or vim.inspect(err)))
+      if err.code == -32800 or err.code == -32801 then
+        return -- cancelled or content modified: expected while typing
+      end
+      self.session.log_error(protocol.methods.inlineCompletion .. ': ' .. tostring(err.message or vim.inspect(err)))
+      -- RequestFailed while the model loads: ask again for the same position once it may be
+      -- ready, as long as the user stays there.
+      if err.code == -32803 and tostring(err.message):find('loading') then
+        vim.defer_fn(function()
+          if still_here() and not s.request then
+            self:request(trigger_kind)
+          end
+        end, 1000)
       end
       return
     end
-    if not vim.api.nvim_buf_is_valid(bufnr) or vim.api.nvim_get_current_buf() ~= bufnr then
-      return
-    end
-    local r, c = cursor()
-    if vim.api.nvim_buf_get_changedtick(bufnr) ~= tick or r ~= row or c ~= col then
+    if not still_here() then
+      self.session.last_reply = { at = { row, col }, stale = true }
       return -- stale: the user moved on; a newer request is on its way
     end
-    if not vim.api.nvim_get_mode().mode:match('^i') then
-      return
-    end
     s.candidates = Inline.candidates_from(result, line, row, col, encoding)
+    -- What the last answer held, for :RapideStatus and tests.
+    local n_items = type(result) == 'table' and #(result.items or result) or 0
+    self.session.last_reply = { at = { row, col }, items = n_items, shown = #s.candidates }
     s.index = 1
     render(self, bufnr)
     self.session.on_shown(bufnr)
