@@ -3,7 +3,7 @@
 // time, forward passes per token and the speed-up over plain decoding.
 //
 // usage: speculation_e2e --model F [--draft-model F] [--prompts FILE] [-n N] [--draft-max K]
-//        (prompts: one per line; default: a few story openings)
+//        [--threads T]   (prompts: one per line; default: a few story openings)
 #include "rapide/inference/engine/engine.h"
 #include "rapide/inference/gguf.h"
 
@@ -18,7 +18,7 @@ using namespace rapide::inference;
 using namespace rapide::inference::engine;
 
 namespace {
-std::unique_ptr<Model> load_model(const std::string& path, std::shared_ptr<const Tokenizer>* tok) {
+std::unique_ptr<Model> load_model(const std::string& path, std::shared_ptr<const Tokenizer>* tok, int threads) {
   auto f = gguf::GgufFile::open(path);
   if (!f) {
     std::fprintf(stderr, "%s\n", f.message().c_str());
@@ -32,7 +32,9 @@ std::unique_ptr<Model> load_model(const std::string& path, std::shared_ptr<const
     }
     *tok = *t;
   }
-  auto m = Model::load(*f, {});
+  LoadOptions lo;
+  lo.n_threads = threads;
+  auto m = Model::load(*f, lo);
   if (!m) {
     std::fprintf(stderr, "%s\n", m.message().c_str());
     std::exit(1);
@@ -43,7 +45,7 @@ std::unique_ptr<Model> load_model(const std::string& path, std::shared_ptr<const
 
 int main(int argc, char** argv) {
   std::string model_path, draft_path, prompts_path;
-  int n = 128, draft_max = 16;
+  int n = 128, draft_max = 16, threads = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -55,13 +57,14 @@ int main(int argc, char** argv) {
     else if (a == "--prompts") prompts_path = next();
     else if (a == "-n") n = std::atoi(next().c_str());
     else if (a == "--draft-max") draft_max = std::atoi(next().c_str());
+    else if (a == "--threads") threads = std::atoi(next().c_str());
     else {
-      std::fprintf(stderr, "usage: speculation_e2e --model F [--draft-model F] [--prompts FILE] [-n N] [--draft-max K]\n");
+      std::fprintf(stderr, "usage: speculation_e2e --model F [--draft-model F] [--prompts FILE] [-n N] [--draft-max K] [--threads T]\n");
       return 2;
     }
   }
   if (model_path.empty()) {
-    std::fprintf(stderr, "usage: speculation_e2e --model F [--draft-model F] [--prompts FILE] [-n N] [--draft-max K]\n");
+    std::fprintf(stderr, "usage: speculation_e2e --model F [--draft-model F] [--prompts FILE] [-n N] [--draft-max K] [--threads T]\n");
     return 2;
   }
   std::vector<std::string> prompts = {"Once upon a time", "Lily and Ben went to the park. Lily and Ben",
@@ -74,9 +77,9 @@ int main(int argc, char** argv) {
       if (!line.empty()) prompts.push_back(line);
   }
   std::shared_ptr<const Tokenizer> tok;
-  auto target = load_model(model_path, &tok);
+  auto target = load_model(model_path, &tok, threads);
   std::unique_ptr<Model> draft;
-  if (!draft_path.empty()) draft = load_model(draft_path, nullptr);
+  if (!draft_path.empty()) draft = load_model(draft_path, nullptr, threads);
   auto engine = Engine::create(std::move(target), tok, {}, std::move(draft));
   if (!engine) {
     std::fprintf(stderr, "%s\n", engine.message().c_str());
