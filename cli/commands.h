@@ -22,4 +22,6 @@ void register_serve(CLI::App& app, int* exit_code);     // cmd_serve.cpp
 void register_complete(CLI::App& app, int* exit_code);  // cmd_complete.cpp
 void register_demo(CLI::App& app, int* exit_code);      // cmd_demo.cpp
 
+void register_generate(CLI::App& app, int* exit_code);  // cmd_generate.cpp
+
 }  // namespace rapide::cli

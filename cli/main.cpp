@@ -40,6 +40,7 @@ std::string version_text() {
 // The commands, one register function each (see commands.h).
 std::vector<rapide::cli::Register> commands() {
   return {
+      rapide::cli::register_generate,
       rapide::cli::register_tokenize,
       rapide::cli::register_gguf,
       rapide::cli::register_make_model,
