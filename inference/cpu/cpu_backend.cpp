@@ -1,9 +1,11 @@
 #include "cpu/cpu_backend.h"
 
 #include "cpu/kernels.h"
+#include "rapide/inference/quant.h"
 #include "rapide/inference/rope_math.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
@@ -96,9 +98,53 @@ void CpuBackend::get_rows(const WeightView& table, std::span<const std::int32_t>
 
 void CpuBackend::matmul(const WeightView& w, const float* x, std::int64_t n_tokens, float* y) {
   if (n_tokens <= 0) return;
-  ensure_scratch(w.n_cols);
   const std::int64_t n_rows = w.n_rows, n_cols = w.n_cols;
   const std::int64_t n_tasks = (n_rows + kRowsPerTask - 1) / kRowsPerTask;
+  const std::int64_t work = n_rows * n_cols * n_tokens;
+  const std::uint64_t bytes = static_cast<std::uint64_t>(n_rows) * w.row_bytes;
+  stats_.weight_bytes_read += bytes;
+  if (w.expert) stats_.expert_weight_bytes_read += bytes;
+  ++stats_.matmul_calls;
+
+  // Quantized and half-precision weights: the quant library's dot products, with activations
+  // converted once per call to the format they pair with (Q8_0 / Q8_K for the block types,
+  // as llama.cpp does; plain floats for F16/BF16).
+  if (const VecDotFn dot = w.type == TensorType::F32 ? nullptr : vec_dot_function(w.type)) {
+    const TensorType at = vec_dot_activation_type(w.type);
+    const std::uint8_t* act = reinterpret_cast<const std::uint8_t*>(x);
+    std::size_t act_row = static_cast<std::size_t>(n_cols) * sizeof(float);
+    bool ok = true;
+    if (at != TensorType::F32) {
+      act_row = static_cast<std::size_t>(*tensor_row_bytes(at, static_cast<std::uint64_t>(n_cols)));
+      if (act_.size() < act_row * static_cast<std::size_t>(n_tokens)) act_.resize(act_row * static_cast<std::size_t>(n_tokens));
+      std::atomic<bool> all_ok{true};
+      pool_.run(n_tokens, [&](std::int64_t t, int) {
+        if (!quantize_row(at, x + t * n_cols, act_.data() + static_cast<std::size_t>(t) * act_row, n_cols))
+          all_ok.store(false);
+      }, n_tokens * n_cols * 4);
+      ok = all_ok.load();
+      act = act_.data();
+    }
+    if (ok) {
+      pool_.run(n_tasks, [&](std::int64_t task, int) {
+        const std::int64_t r0 = task * kRowsPerTask;
+        const std::int64_t r1 = std::min(n_rows, r0 + kRowsPerTask);
+        for (std::int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
+          const std::int64_t t1 = std::min(n_tokens, t0 + kTokenTile);
+          for (std::int64_t r = r0; r < r1; ++r) {
+            const std::uint8_t* row = w.data + static_cast<std::size_t>(r) * w.row_bytes;
+            for (std::int64_t t = t0; t < t1; ++t) y[t * n_rows + r] = dot(row, act + static_cast<std::size_t>(t) * act_row, n_cols);
+          }
+        }
+      }, work);
+      return;
+    }
+    // Non-finite activations cannot be quantized: fall through to the float path (NaN/Inf
+    // propagate as they would in llama.cpp).
+  }
+
+  // F32 weights (and the fallback): rows decoded to floats once, then every token of the batch.
+  ensure_scratch(w.n_cols);
   const bool plain = w.type == TensorType::F32;
   pool_.run(n_tasks, [&](std::int64_t task, int thread) {
     const std::int64_t r0 = task * kRowsPerTask;
@@ -120,11 +166,7 @@ void CpuBackend::matmul(const WeightView& w, const float* x, std::int64_t n_toke
       for (std::int64_t r = r0; r < r1; ++r)
         for (std::int64_t t = t0; t < t1; ++t) y[t * n_rows + r] = dot_f32(wr[r - r0], x + t * n_cols, n_cols);
     }
-  }, n_rows * n_cols * n_tokens);
-  const std::uint64_t bytes = static_cast<std::uint64_t>(n_rows) * w.row_bytes;
-  stats_.weight_bytes_read += bytes;
-  if (w.expert) stats_.expert_weight_bytes_read += bytes;
-  ++stats_.matmul_calls;
+  }, work);
 }
 
 void CpuBackend::add_bias(float* y, const WeightView& bias, std::int64_t n_rows) {
