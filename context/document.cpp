@@ -128,10 +128,12 @@ Document::Document(std::string path, const Language* language, std::string text,
   current_ = std::make_shared<Snapshot>(std::move(path), language, clean, version, std::move(tree));
 }
 
-void Document::edit_bytes(std::string& text, TreePtr& tree, uint32_t start, uint32_t end, std::string_view repl) {
+void Document::edit_bytes(std::string& text, TreePtr& tree, uint32_t start, uint32_t end, std::string_view repl,
+                          const LineIndex* index) {
   if (tree) {
     // Points are computed on the text before the edit (start/old end) and after (new end).
-    const LineIndex before(text);
+    const LineIndex own = index ? LineIndex() : LineIndex(text);
+    const LineIndex& before = index ? *index : own;
     TSInputEdit e;
     e.start_byte = start;
     e.old_end_byte = end;
@@ -163,7 +165,7 @@ Status Document::apply(std::span<const TextChange> changes, PositionEncoding enc
                              std::to_string(c.range->end.line) + ":" + std::to_string(c.range->end.character) +
                              ") is before its start (" + std::to_string(c.range->start.line) + ":" +
                              std::to_string(c.range->start.character) + ")");
-    edit_bytes(text, tree, s, e, repl);
+    edit_bytes(text, tree, s, e, repl, &lines);
   }
   TreePtr next = parse_text(parser_.get(), cur.language(), text, tree.get());
   current_ = std::make_shared<Snapshot>(cur.path(), cur.language(), std::move(text), version, std::move(next));
@@ -178,7 +180,7 @@ Status Document::apply_bytes(uint32_t start_byte, uint32_t end_byte, std::string
     return Status::failure("edit of " + cur.path() + ": end byte " + std::to_string(end_byte) +
                            " is before start byte " + std::to_string(start_byte));
   TreePtr tree = cur.copy_tree();
-  edit_bytes(text, tree, s, e, sanitize_utf8(new_text));
+  edit_bytes(text, tree, s, e, sanitize_utf8(new_text), nullptr);
   TreePtr next = parse_text(parser_.get(), cur.language(), text, tree.get());
   current_ = std::make_shared<Snapshot>(cur.path(), cur.language(), std::move(text), version, std::move(next));
   return Status::success();

@@ -199,5 +199,17 @@ TEST(Cli, ContextCommandPrintsPiecesAndReasons) {
   EXPECT_NE(nocol.err.find("expected FILE:LINE:COL"), std::string::npos) << nocol.err;
 }
 
+TEST(Cli, ContextCommandCountsWithARealTokenizer) {
+  RAPIDE_REQUIRE_SHARED(model, "models/stories260K.gguf");
+  testing::TempDir dir;
+  const auto main = dir.path() / "request.py";
+  std::ofstream(main) << kMain;
+  const auto r = testing::run_process(
+      {RAPIDE_BINARY, "context", main.string() + ":16:9", "--budget", "300", "--model", model.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("tokens counted with the tokenizer of " + model.string()), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" of 300\n"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace rapide::context

@@ -113,7 +113,9 @@ class Document {
   const Snapshot& current() const { return *current_; }
 
  private:
-  void edit_bytes(std::string& text, TreePtr& tree, uint32_t start, uint32_t end, std::string_view repl);
+  // index: a LineIndex of `text` as it is before the edit (built here when null).
+  void edit_bytes(std::string& text, TreePtr& tree, uint32_t start, uint32_t end, std::string_view repl,
+                  const LineIndex* index);
 
   SnapshotPtr current_;
   ParserPtr parser_;
