@@ -142,7 +142,7 @@ void LspServer::on_message(const nlohmann::json& msg) {
                            std::string("\"method\" must be a string, got ") + json_type_name(*m)});
   const std::string method = m->get<std::string>();
   nlohmann::json params = nullptr;
-  if (const auto p = msg.find("params"); p != msg.end()) {
+  if (const auto p = msg.find("params"); p != msg.end() && !p->is_null()) {  // null: as if omitted
     if (!p->is_object() && !p->is_array())
       return has_id ? send_error(id, {error_code::invalid_request, "\"params\" must be an object or an array"})
                     : log_->warn("notification {} with non-structured params dropped", method);
@@ -435,6 +435,11 @@ void LspServer::cancel_request(const nlohmann::json& params) {
 }
 
 void LspServer::show_message(int type, std::string message) {
+  if (loop_.on_loop_thread()) {  // now, before a later 'exit' in the same read could drop it
+    if (state_ != State::exited)
+      send(make_notification("window/showMessage", {{"type", type}, {"message", message}}));
+    return;
+  }
   std::weak_ptr<bool> alive = alive_;
   loop_.post([this, alive, type, message = std::move(message)] {
     if (alive.expired() || state_ == State::exited) return;
@@ -443,6 +448,11 @@ void LspServer::show_message(int type, std::string message) {
 }
 
 void LspServer::log_message(int type, std::string message) {
+  if (loop_.on_loop_thread()) {  // now, before a later 'exit' in the same read could drop it
+    if (state_ != State::exited)
+      send(make_notification("window/logMessage", {{"type", type}, {"message", message}}));
+    return;
+  }
   std::weak_ptr<bool> alive = alive_;
   loop_.post([this, alive, type, message = std::move(message)] {
     if (alive.expired() || state_ == State::exited) return;

@@ -90,7 +90,9 @@ TEST(Transcript, MalformedHeadersThenServerStillAnswers) {
                             frame(request(2, "rapide/status")) + bye();
   auto s = serve(input);
   const auto errs = null_id_errors(s.msgs);
-  ASSERT_GE(errs.size(), 3u) << s.err;
+  // The misspelt header and the bad length are reported; the garbage line after them is
+  // skipped while looking for the next Content-Length.
+  ASSERT_GE(errs.size(), 2u) << s.err;
   for (const auto& e : errs) EXPECT_EQ(error_code_of(e), -32700) << e.dump();
   auto r = response(s.msgs, 2);
   ASSERT_TRUE(r);
