@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Soak test for `rapide serve`: a scripted client types through a large file over a real pipe
-// for N minutes, with inline completions on every keystroke (the previous one cancelled, as
-// editors do), explicit completions, hovers and code actions, backspaces and line breaks. When
+// for N minutes, with inline completions on every keystroke, explicit completions, hovers and
+// code actions (a pending request of the same kind is cancelled first, as editors do),
+// typo + backspace pairs and the file's own line breaks. When
 // it reaches the end of the file it clears the document and types it again.
 //
 // Checks (exit status 0 only when all hold):
@@ -178,6 +179,7 @@ const durationMs = opts.minutes * 60_000;
 let keystrokes = 0, typedOffset = 0, passes = 0, lastInline = null, cursor = 0;
 const counts = { inline: 0, cancels: 0, completion: 0, hover: 0, codeAction: 0, backspace: 0 };
 let nextSample = 0;
+const last = {};  // kind -> id of the latest request of that kind
 while (performance.now() - t0 < durationMs && exited === null) {
   const elapsed = performance.now() - t0;
   if (elapsed >= nextSample) { samples.push([elapsed / 1000, rssBytes()]); nextSample += opts.sampleSeconds * 1000; }
@@ -203,13 +205,19 @@ while (performance.now() - t0 < durationMs && exited === null) {
   if (lastInline !== null && pending.has(lastInline)) { notify("$/cancelRequest", { id: lastInline }); counts.cancels++; }
   lastInline = request("textDocument/inlineCompletion", { textDocument: { uri }, position: pos, context: { triggerKind: 2 } });
   counts.inline++;
-  if (keystrokes % 25 === 0) { request("textDocument/hover", { textDocument: { uri }, position: positionOf(Math.floor(rand() * (cursor + 1))) }); counts.hover++; }
+  // Like an editor, a new hover / code action / completion request cancels the previous one of
+  // its kind when that is still pending (the mouse moved, the cursor moved).
+  const replace = (kind, method, params) => {
+    if (last[kind] !== undefined && pending.has(last[kind])) { notify("$/cancelRequest", { id: last[kind] }); counts.cancels++; }
+    last[kind] = request(method, params);
+    counts[kind]++;
+  };
+  if (keystrokes % 25 === 0) replace("hover", "textDocument/hover", { textDocument: { uri }, position: positionOf(Math.floor(rand() * (cursor + 1))) });
   if (keystrokes % 40 === 0) {
     const a = positionOf(Math.max(0, cursor - 200));
-    request("textDocument/codeAction", { textDocument: { uri }, range: { start: a, end: pos }, context: { diagnostics: [] } });
-    counts.codeAction++;
+    replace("codeAction", "textDocument/codeAction", { textDocument: { uri }, range: { start: a, end: pos }, context: { diagnostics: [] } });
   }
-  if (keystrokes % 60 === 0) { request("textDocument/completion", { textDocument: { uri }, position: pos }); counts.completion++; }
+  if (keystrokes % 60 === 0) replace("completion", "textDocument/completion", { textDocument: { uri }, position: pos });
   await sleep(1000 / opts.cps);
 }
 const typingSeconds = (performance.now() - t0) / 1000;
