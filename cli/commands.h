@@ -16,12 +16,12 @@ void register_make_model(CLI::App& app, int* exit_code);  // cmd_make_model.cpp
 
 void register_logits(CLI::App& app, int* exit_code);      // cmd_logits.cpp
 void register_perplexity(CLI::App& app, int* exit_code);  // cmd_perplexity.cpp
-
-void register_context(CLI::App& app, int* exit_code);  // cmd_context.cpp
+void register_context(CLI::App& app, int* exit_code);     // cmd_context.cpp
 void register_serve(CLI::App& app, int* exit_code);     // cmd_serve.cpp
 void register_complete(CLI::App& app, int* exit_code);  // cmd_complete.cpp
 void register_demo(CLI::App& app, int* exit_code);      // cmd_demo.cpp
 
 void register_generate(CLI::App& app, int* exit_code);  // cmd_generate.cpp
+void register_serve_http(CLI::App& app, int* exit_code);  // cmd_serve_http.cpp
 
 }  // namespace rapide::cli

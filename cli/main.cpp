@@ -42,14 +42,15 @@ std::vector<rapide::cli::Register> commands() {
   return {
       rapide::cli::register_generate,
       rapide::cli::register_tokenize,
+      rapide::cli::register_serve,
+      rapide::cli::register_complete,
+      rapide::cli::register_demo,
       rapide::cli::register_gguf,
       rapide::cli::register_make_model,
       rapide::cli::register_logits,
       rapide::cli::register_perplexity,
-      rapide::cli::register_serve,
-      rapide::cli::register_complete,
-      rapide::cli::register_demo,
       rapide::cli::register_context,
+      rapide::cli::register_serve_http,
   };
 }
 
