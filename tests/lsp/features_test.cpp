@@ -113,7 +113,8 @@ json inline_params(const std::string& uri, int line, int ch) {
 json insert_change(const std::string& uri, int version, int line, int ch, const std::string& text) {
   return notification("textDocument/didChange",
                       {{"textDocument", {{"uri", uri}, {"version", version}}},
-                       {"contentChanges", {{{"range", {{"start", pos(line, ch)}, {"end", pos(line, ch)}}}, {"text", text}}}}}});
+                       {"contentChanges", json::array({json{{"range", {{"start", pos(line, ch)}, {"end", pos(line, ch)}}},
+                                                           {"text", text}}})}});
 }
 
 TEST(Features, InlineCompletionAndTypedAheadCache) {
@@ -221,11 +222,14 @@ TEST(Features, CodeActionResolveAndHover) {
 
   auto h1 = s.call("textDocument/hover", {{"textDocument", {{"uri", uri}}}, {"position", pos(0, 5)}});
   ASSERT_TRUE(h1.contains("result")) << h1.dump();
-  if (!h1.at("result").is_null()) EXPECT_EQ(h1.at("result").at("contents").at("kind"), "markdown");
+  if (!h1.at("result").is_null()) {
+    EXPECT_EQ(h1.at("result").at("contents").at("kind"), "markdown");
+  }
   auto h2 = s.call("textDocument/hover", {{"textDocument", {{"uri", uri}}}, {"position", pos(0, 5)}});
   EXPECT_EQ(h2.at("result"), h1.at("result"));
-  if (!h1.at("result").is_null())
+  if (!h1.at("result").is_null()) {
     EXPECT_EQ(s.call("rapide/metrics", json::object()).at("result").at("hover").at("cacheHits"), 1);
+  }
 }
 
 TEST(Features, BadModelIsReportedAndTheServerKeepsServing) {
