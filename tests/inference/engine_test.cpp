@@ -329,7 +329,12 @@ TEST(Engine, QueuedRequestsRunByPriorityAndExpiredOnesNeverRun) {
   // A blocker keeps the worker busy while the others queue up.
   std::atomic<bool> release{false};
   GenerateRequest blocker = request_for(tok, "Once upon a time", 200, Speculation::NONE);
-  blocker.on_token = [&](const TokenEvent&) { return !release.load(); };
+  // Hold the worker inside the first token's callback until the queue is filled, whatever the
+  // machine's speed, then stop the blocker.
+  blocker.on_token = [&](const TokenEvent&) {
+    while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return false;
+  };
   auto fb = e->submit(std::move(blocker));
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   std::mutex mu;

@@ -63,7 +63,7 @@ TEST(TokenizeCli, AddSpecialFileStdinAndPieces) {
   const auto pieces =
       run_process({RAPIDE_BINARY, "tokenize", "-m", model.string(), "--text", "hi\nthere", "--pieces"});
   ASSERT_EQ(pieces.exit_code, 0) << pieces.err;
-  EXPECT_EQ(pieces.out, "6151\thi\n198\t\\n\n19010\tthere\n");
+  EXPECT_EQ(pieces.out, "6151\thi\n198\t\\n\n19041\tthere\n");
 }
 
 TEST(TokenizeCli, EmptyTextGivesAnEmptyLine) {

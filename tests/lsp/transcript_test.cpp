@@ -71,7 +71,7 @@ TEST(Transcript, RequestBeforeInitializeIsRejected) {
   ASSERT_TRUE(response(s.msgs, 8));
   EXPECT_EQ(error_code_of(*response(s.msgs, 8)), 0);
   // editors/protocol.json status shape.
-  const auto& st = response(s.msgs, 8)->at("result");
+  const nlohmann::json st = response(s.msgs, 8)->at("result");
   EXPECT_EQ(st.at("state"), "no-model");
   EXPECT_TRUE(st.at("memoryBytes").is_number());
   EXPECT_TRUE(st.at("lastLatencyMs").at("inlineCompletion").is_number());
