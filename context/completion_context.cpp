@@ -140,7 +140,10 @@ CompletionContext build_completion_context(const Workspace& workspace, const Sna
   ctx.comment_prefix = lang ? std::string(lang->line_comment) : std::string("#");
   const std::string elision = (ctx.comment_prefix.empty() ? std::string("...") : ctx.comment_prefix + " ...");
 
-  const uint32_t cursor = char_floor(text, cursor_byte);
+  uint32_t cursor = char_floor(text, cursor_byte);
+  // A cursor between the "\r" and "\n" of a CRLF is inside the line terminator: put it before the
+  // "\r" (where LineIndex maps the end of that line), so cursor <= line_end <= suffix_end holds.
+  if (cursor > 0 && cursor < text.size() && text[cursor] == '\n' && text[cursor - 1] == '\r') --cursor;
   ctx.cursor_byte = cursor;
   const uint32_t cur_line = lines.line_of(cursor);
   const uint32_t n_lines = lines.line_count();

@@ -93,8 +93,10 @@ struct CompletionContext {
   std::string comment_prefix;           // line comment token of the language ("//", "#", "--")
 };
 
-// Builds the context at a byte offset of a snapshot. The workspace provides other open
-// documents and the definitions index (it may be the workspace holding doc or any other).
+// Builds the context at a byte offset of a snapshot (clamped to the text, moved back to the start
+// of a UTF-8 character and out of a CRLF line break: cursor_byte in the result is where it was
+// taken). The workspace provides other open documents and the definitions index (it may be the
+// workspace holding doc or any other).
 CompletionContext build_completion_context(const Workspace& workspace, const Snapshot& doc, uint32_t cursor_byte,
                                            const ContextOptions& options = {});
 
