@@ -26,6 +26,7 @@ struct OpenAiClient::Response {
   std::string content_type;
   std::string body;
   bool stopped = false;  // cancelled, or on_body asked to stop
+  bool deadline_hit = false;
 };
 
 Result<std::unique_ptr<OpenAiClient>> OpenAiClient::create(std::string base_url, std::string api_key,
@@ -65,7 +66,8 @@ Result<std::unique_ptr<OpenAiClient>> OpenAiClient::create(std::string base_url,
 
 Result<OpenAiClient::Response> OpenAiClient::exchange(
     const std::string& method, const std::string& path, const std::string& body,
-    const std::function<bool(const std::string&, bool)>& on_body, const inference::engine::CancelToken& cancel) const {
+    const std::function<bool(const std::string&, bool)>& on_body, const inference::engine::CancelToken& cancel,
+    std::optional<Clock::time_point> call_deadline) const {
   const std::string url = base_url_ + path;
   asio::io_context io;
   tcp::resolver resolver{io};
@@ -141,7 +143,9 @@ Result<OpenAiClient::Response> OpenAiClient::exchange(
   parser.eager(true);
   Response out;
   std::string buffer;
-  const auto deadline = Clock::now() + options_.response_timeout;
+  auto deadline = Clock::now() + options_.response_timeout;
+  const bool call_deadline_first = call_deadline && *call_deadline < deadline;
+  if (call_deadline_first) deadline = *call_deadline;
   bool eof = false;
   for (;;) {
     while (!buffer.empty() && !parser.is_done()) {
@@ -174,6 +178,11 @@ Result<OpenAiClient::Response> OpenAiClient::exchange(
     const auto got = http_detail::read_some(socket, buffer, deadline, [&] { return cancel.cancelled(); });
     if (got == http_detail::ReadOutcome::STOPPED) {
       out.stopped = true;
+      return out;
+    }
+    if (got == http_detail::ReadOutcome::TIMEOUT && call_deadline_first) {
+      out.stopped = true;
+      out.deadline_hit = true;
       return out;
     }
     if (got == http_detail::ReadOutcome::TIMEOUT)
@@ -294,9 +303,13 @@ Result<RemoteCompletionResult> OpenAiClient::complete(const RemoteCompletionRequ
       }
     }
   };
-  auto resp = exchange("POST", "/completions", body.dump(), on_body, cancel);
+  auto resp = exchange("POST", "/completions", body.dump(), on_body, cancel, request.deadline);
   if (!resp) return resp.error();
   if (!stream_error) return stream_error.error();
+  if (resp->deadline_hit) {
+    res.deadline_hit = true;
+    return res;
+  }
   if (resp->stopped) {
     res.cancelled = true;
     return res;

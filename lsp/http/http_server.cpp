@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <ctime>
 #include <deque>
@@ -177,6 +178,7 @@ struct HttpServer::Impl {
   tcp::acceptor acceptor{io};
   std::atomic<bool> stopping{false};
   std::atomic<int> connections{0};
+  std::atomic<int> open_requests{0};  // completions being answered (queued or generating)
   std::atomic<std::uint64_t> next_id{1};
   struct Connection {
     std::thread thread;
@@ -341,6 +343,18 @@ void HttpServer::Impl::serve_connection(tcp::socket socket) {
       http_detail::write_all(socket, make_response(failure->status, error_body(failure->message, failure->type), false));
       boost::system::error_code ec;
       socket.shutdown(tcp::socket::shutdown_send, ec);
+      // Lingering close: read (and drop) what the client still sends, for a moment, so that closing
+      // with unread bytes does not reset the connection before the client has read the error.
+      const auto linger_until = Clock::now() + std::chrono::seconds(2);
+      std::string sink;
+      std::size_t dropped = 0;
+      while (dropped < (8u << 20)) {
+        sink.clear();
+        if (http_detail::read_some(socket, sink, linger_until, [this] { return stopping.load(); }) !=
+            http_detail::ReadOutcome::DATA)
+          break;
+        dropped += sink.size();
+      }
       return;
     }
     http::request<http::string_body> req = parser.release();
@@ -365,7 +379,13 @@ std::string HttpServer::Impl::handle(http::request<http::string_body>& req, tcp:
   if (path == "/health") {
     if (req.method() != http::verb::get)
       return fail(http::status::method_not_allowed, "method " + std::string(req.method_string()) + " not allowed on /health (use GET)", "invalid_request_error");
-    return make_response(http::status::ok, json{{"status", "ok"}, {"model", opts.model_name}}.dump() + "\n", keep_alive);
+    const json h = {{"status", "ok"},
+                    {"model", opts.model_name},
+                    {"served", self->served_.load()},
+                    {"cancelled", self->cancelled_.load()},
+                    {"open_requests", open_requests.load()},
+                    {"connections", connections.load()}};
+    return make_response(http::status::ok, h.dump() + "\n", keep_alive);
   }
   const bool known = path == "/v1/models" || path == "/v1/completions";
   if (!known) return fail(http::status::not_found, "unknown path '" + path + "' (try POST /v1/completions, GET /v1/models, GET /health)", "not_found_error");
@@ -388,6 +408,11 @@ std::string HttpServer::Impl::handle(http::request<http::string_body>& req, tcp:
 }
 
 std::string HttpServer::Impl::completions(const std::string& body, tcp::socket& socket, bool& keep_alive) {
+  open_requests.fetch_add(1);
+  struct Leave {
+    std::atomic<int>& n;
+    ~Leave() { n.fetch_sub(1); }
+  } leave{open_requests};
   CompletionArgs a;
   if (auto err = parse_completion(body, opts.max_tokens_limit, a))
     return make_response(err->status, error_body(err->message, err->type), keep_alive);
@@ -406,7 +431,13 @@ std::string HttpServer::Impl::completions(const std::string& body, tcp::socket& 
     r.prompt = fim->build(in, eng::FimOrder::PSM).tokens;
     r.stop_tokens = fim->stop_tokens();
   } else {
-    r.prompt = tok.encode(a.prompt, true, false);
+    // parse_special: control-token texts in the prompt (<|fim_prefix|>, <|file_sep|> ...) become
+    // their ids, as llama.cpp's server and vLLM do, so a client can send a complete FIM prompt.
+    r.prompt = tok.encode(a.prompt, true, true);
+    // A FIM prompt laid out by the client ends at the model's FIM stop tokens (file separator,
+    // FIM markers, padding), as a "suffix" request does and as llama.cpp's server treats them.
+    if (fim && tok.fim_mid() >= 0 && std::find(r.prompt.begin(), r.prompt.end(), tok.fim_mid()) != r.prompt.end())
+      r.stop_tokens = fim->stop_tokens();
   }
   if (r.prompt.empty())
     return make_response(http::status::bad_request, error_body("'prompt' is empty and the model adds no BOS token", "invalid_request_error"), keep_alive);

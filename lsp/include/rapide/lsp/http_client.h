@@ -41,12 +41,16 @@ struct RemoteCompletionRequest {
   std::vector<std::string> stop;
   std::optional<std::uint64_t> seed;
   bool stream = true;
+  // Ends the call at this time (the connection closes; the text received so far is kept and
+  // deadline_hit is set) instead of waiting for the client-wide response_timeout.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
 };
 
 struct RemoteCompletionResult {
   std::string text;
   std::string finish_reason;   // "stop", "length", ... ("" when the server sent none)
   bool cancelled = false;      // the cancel token fired or the callback returned false
+  bool deadline_hit = false;   // the request's deadline came first (text holds what arrived)
   std::int64_t prompt_tokens = -1;      // from "usage" when the server sent it
   std::int64_t completion_tokens = -1;
 };
@@ -75,7 +79,8 @@ class OpenAiClient {
   struct Response;
   Result<Response> exchange(const std::string& method, const std::string& path, const std::string& body,
                             const std::function<bool(const std::string& body_so_far, bool is_event_stream)>& on_body,
-                            const inference::engine::CancelToken& cancel) const;
+                            const inference::engine::CancelToken& cancel,
+                            std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) const;
 
   std::string base_url_;
   std::string host_;

@@ -7,12 +7,17 @@
 //        stream=true: server-sent events, one `data: {chunk}` per piece of text, a last chunk with
 //        the finish_reason, then `data: [DONE]`; the connection closes after the stream.
 //   GET  /v1/models       -> {"object":"list","data":[{"id","object":"model","owned_by":"rapide"}]}
-//   GET  /health          -> {"status":"ok","model":...}
+//   GET  /health          -> {"status":"ok","model","served","cancelled","open_requests","connections"}
+//                            (requests answered / cancelled by a client leaving since the start;
+//                            completions being answered now; open connections)
 //
 // With "suffix", the prompt is the text before the cursor and the engine's FIM builder makes the
 // prompt (PSM order) from the model's FIM tokens; its FIM stop tokens end the completion.
 // Otherwise the prompt text is tokenized with BOS as `rapide generate` does, so greedy output
-// (temperature 0) matches `rapide generate --temp 0`.
+// (temperature 0) matches `rapide generate --temp 0`; control-token texts in it ("<|fim_prefix|>",
+// "<|file_sep|>" ...) become their special ids (parse_special), so a client may send a FIM
+// prompt it laid out itself (as the language server's remote backend does); a prompt holding the
+// FIM middle token then also stops at the FIM stop tokens.
 //
 // Errors are JSON {"error":{"message","type"}} with 400 (malformed HTTP or JSON, missing or
 // mistyped fields), 401 (bearer token), 404 (unknown path), 405 (method), 413 (body too large),
