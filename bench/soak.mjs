@@ -11,8 +11,10 @@
 //   - no request is left unanswered: after typing stops, every request the client sent gets
 //     its response within --drain-seconds (cancelled ones included: -32800 counts);
 //   - the server's copy of the document equals the client's, through the `rapide/document`
-//     request ({textDocument: {uri}} -> {version, text}). A server without that request makes
-//     the check (and the run) "incomplete": exit status 3.
+//     request ({textDocument: {uri}, includeText: true} -> {version, utf16Length, hash, text}):
+//     version, UTF-16 length, FNV-1a 64 hash of the UTF-8 text and the text itself must all
+//     match. A server without that request makes the check (and the run) "incomplete": exit
+//     status 3.
 //   - the server does not exit or write anything but protocol to stdout.
 //
 //   node bench/soak.mjs [--rapide build/cli/rapide] [--minutes 5] [--model tiny.gguf]
@@ -146,6 +148,12 @@ function rssBytes() {
 
 // ---- the client's document (UTF-16 positions, as LSP's default) ------------------------------
 let text = "", version = 1;
+// FNV-1a 64 of the UTF-8 bytes, as the server's rapide/document "hash" ("fnv1a64:" + 16 hex digits).
+function fnv1a64(s) {
+  let h = 0xcbf29ce484222325n;
+  for (const b of Buffer.from(s, "utf8")) h = BigInt.asUintN(64, (h ^ BigInt(b)) * 0x100000001b3n);
+  return "fnv1a64:" + h.toString(16).padStart(16, "0");
+}
 function positionOf(offset) {  // offset in UTF-16 units of `text`
   let line = 0, lineStart = 0;
   for (let i = text.indexOf("\n"); i >= 0 && i < offset; i = text.indexOf("\n", i + 1)) { line++; lineStart = i + 1; }
@@ -231,12 +239,17 @@ const lost = [...pending.entries()].map(([id, p]) => ({ id, method: p.method, ag
 // Document check.
 let docCheck = "incomplete: server has no rapide/document request";
 if (exited === null) {
-  const d = await Promise.race([call("rapide/document", { textDocument: { uri } }), sleep(10_000).then(() => null)]);
+  const d = await Promise.race([call("rapide/document", { textDocument: { uri }, includeText: true }),
+                                sleep(10_000).then(() => null)]);
+  const hash = fnv1a64(text);
   if (d === null) docCheck = "FAIL: rapide/document not answered";
   else if (d.error && d.error.code === -32601) docCheck = "incomplete: server has no rapide/document request";
   else if (d.error) docCheck = `FAIL: rapide/document error ${JSON.stringify(d.error)}`;
-  else if (d.result?.text === text) docCheck = `ok (${text.length} UTF-16 units, version ${d.result.version})`;
-  else docCheck = `FAIL: server text differs (server ${d.result?.text?.length} units, client ${text.length})`;
+  else if (d.result?.version !== version) docCheck = `FAIL: server version ${d.result?.version}, client ${version}`;
+  else if (d.result?.utf16Length !== text.length || d.result?.hash !== hash || d.result?.text !== text)
+    docCheck = `FAIL: server text differs (server ${d.result?.utf16Length} units ${d.result?.hash}, ` +
+               `client ${text.length} units ${hash})`;
+  else docCheck = `ok (${text.length} UTF-16 units, version ${d.result.version}, ${hash})`;
 }
 
 // Shutdown.
@@ -258,11 +271,12 @@ const pct = (xs, q) => { if (!xs?.length) return null; const s = [...xs].sort((a
 
 const report = {
   minutes: Math.round(typingSeconds / 6) / 10, keystrokes, passes, file_chars: source.length, counts,
+  requests_sent: nextId - 1,
   answered, error_kinds: errorKinds, lost: lost.length, lost_sample: lost.slice(0, 10), protocol_errors: protocolErrors,
   rss_mb: { start: Math.round(samples[0][1] / 1048576), plateau: Math.round(plateau / 1048576), end: Math.round(endRss / 1048576),
             max: Math.round(Math.max(...samples.map(([, b]) => b)) / 1048576) },
   rss_series_mb: samples.map(([t, b]) => [Math.round(t), Math.round(b / 1048576)]),
-  latency_ms: Object.fromEntries(Object.entries(latencies).map(([m, xs]) => [m, { p50: pct(xs, 0.5), p95: pct(xs, 0.95), n: xs.length }])),
+  latency_ms: Object.fromEntries(Object.entries(latencies).map(([m, xs]) => [m, { p50: pct(xs, 0.5), p95: pct(xs, 0.95), p99: pct(xs, 0.99), max: pct(xs, 1), n: xs.length }])),
   document: docCheck, shutdown_ok: shutdownOk, server_exit: exited,
 };
 if (opts.json) fs.writeFileSync(opts.json, JSON.stringify(report, null, 2));

@@ -1,5 +1,6 @@
 // `rapide serve`: the language server over stdio (default) or TCP.
 #include "commands.h"
+#include "device_option.h"
 
 #include "rapide/lsp/logging.h"
 #include "rapide/lsp/server.h"
@@ -35,13 +36,18 @@ int run_serve(const ServeArgs& a) {
     return 2;
   }
   std::signal(SIGPIPE, SIG_IGN);  // a vanished client is a closed transport, not a crash
+  const auto device = resolve_device(a.device);
+  if (!device) {
+    std::fprintf(stderr, "rapide serve: %s\n", device.message().c_str());
+    return 1;
+  }
 
   lsp::ServerOptions options;
   options.scheduler.worker_threads = a.workers;
   options.models.model = a.model;
   options.models.draft_model = a.draft_model;
   options.models.chat_model = a.chat_model;
-  options.models.device = a.device;
+  options.models.device = *device;
   options.models.speculation = a.speculate == "none"    ? inference::engine::Speculation::NONE
                                : a.speculate == "draft" ? inference::engine::Speculation::DRAFT
                                                         : inference::engine::Speculation::NGRAM;
@@ -116,7 +122,8 @@ void register_serve(CLI::App& app, int* exit_code) {
   cmd->add_option("--model", args->model, "GGUF model for completions (FIM)");
   cmd->add_option("--draft-model", args->draft_model, "Small GGUF model for speculative decoding");
   cmd->add_option("--chat-model", args->chat_model, "Instruct GGUF model for fixes and explanations");
-  cmd->add_option("--device", args->device, "cpu, cuda or auto")->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+  cmd->add_option("--device", args->device,
+                  "auto, cpu, cuda or cuda:N (a CUDA device index; needs a build with the CUDA backend)");
   cmd->add_option("--speculate", args->speculate, "Speculative decoding: none, ngram or draft")
       ->check(CLI::IsMember({"none", "ngram", "draft"}));
   cmd->add_option("--listen", args->listen, "Serve over TCP at HOST:PORT (e.g. 127.0.0.1:7777) instead of stdio");

@@ -3,7 +3,7 @@
 #include "rapide/lsp/assistant.h"
 
 #include "rapide/context/postprocess.h"
-#include "rapide/lsp/fim_prompt.h"
+#include "rapide/lsp/completion_prompt.h"
 #include "rapide/lsp/model_host.h"
 
 #include <spdlog/spdlog.h>
@@ -104,10 +104,10 @@ Answer<Assistant::Located> Assistant::locate(const std::string& uri, const Posit
 
 Assistant::CompletionRun Assistant::run_completion(const std::shared_ptr<LoadedModel>& model,
                                                    const context::Snapshot& doc, std::uint32_t offset,
-                                                   const CancelToken& cancel, int priority, const Settings& settings) {
+                                                   const CancelToken& cancel, int priority, const Settings& settings,
+                                                   const std::function<bool(const std::string&)>& observe) {
   const auto t0 = Clock::now();
   CompletionRun out;
-  const auto& tok = *model->tokenizer;
   context::ContextOptions co;
   const int n_ctx = model->engine->options().n_ctx;
   co.budget_tokens = std::max(64, std::min(1536, n_ctx - settings.maxTokens - 8));
@@ -118,7 +118,9 @@ Assistant::CompletionRun Assistant::run_completion(const std::shared_ptr<LoadedM
   const context::CompletionContext ctx =
       context::build_completion_context(scheduler_.workspace(), doc, offset, co);
   GenerateRequest r;
-  r.prompt = render_fim_prompt(tok, ctx);
+  CompletionPrompt prompt = build_completion_prompt(model->tokenizer, ctx);
+  r.prompt = std::move(prompt.tokens);
+  r.stop_tokens = std::move(prompt.stop_tokens);
   r.max_tokens = settings.maxTokens;
   r.priority = priority;
   r.cancel = cancel;
@@ -130,6 +132,7 @@ Assistant::CompletionRun Assistant::run_completion(const std::shared_ptr<LoadedM
   bool budget_stop = false;
   r.on_token = [&](const TokenEvent& ev) {
     generated.append(ev.text);
+    if (observe && !observe(generated)) return false;
     if (stopper.feed(generated)) return false;
     if (Clock::now() - t0 > budget && ev.text.find('\n') != std::string_view::npos) {
       budget_stop = true;

@@ -24,7 +24,10 @@ Result<std::shared_ptr<spdlog::logger>> make_logger(const std::string& name, con
   auto logger = std::make_shared<spdlog::logger>(name, std::move(sink));
   logger->set_level(lvl);
   logger->set_pattern("[%H:%M:%S.%e] [%n] [%l] %v");
-  logger->flush_on(spdlog::level::info);
+  // Every record is flushed as it is written (the file sink buffers otherwise): a server killed
+  // by the editor or the OOM killer leaves a log that ends with its last lines. Records below the
+  // level are never formatted, so this costs one write per record actually logged.
+  logger->flush_on(spdlog::level::trace);
   return logger;
 }
 

@@ -50,8 +50,15 @@ nlohmann::json Metrics::to_json() const {
         {"finished", inline_finished.load()},
         {"cacheHits", inline_cache_hits.load()},
         {"joined", inline_joined.load()},
+        {"prefetched", inline_prefetched.load()},
+        {"warmed", inline_warmed.load()},
         {"latency", inline_latency.to_json()}}},
-      {"hover", {{"cacheHits", hover_cache_hits.load()}, {"latency", hover_latency.to_json()}}},
+      {"hover",
+       {{"cacheHits", hover_cache_hits.load()},
+        {"started", hover_started.load()},
+        {"dropped", hover_dropped.load()},
+        {"cutAtBudget", hover_cut_at_budget.load()},
+        {"latency", hover_latency.to_json()}}},
       {"codeAction", {{"latency", code_action_latency.to_json()}}},
   };
 }

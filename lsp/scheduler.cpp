@@ -125,6 +125,13 @@ void Scheduler::schedule_debounced(const std::string& uri, Task task) {
   });
 }
 
+void Scheduler::track(const std::string& uri, CancelToken cancel) {
+  auto it = docs_.find(uri);
+  if (it == docs_.end()) return;
+  cancel_debounced(it->second);
+  it->second.debounced_cancel = std::move(cancel);
+}
+
 void Scheduler::schedule(Task task) {
   if (task.cancel.cancelled()) {
     if (task.dropped) task.dropped();

@@ -1,5 +1,6 @@
 #include "rapide/lsp/server.h"
 
+#include "rapide/lsp/document_info.h"
 #include "rapide/lsp/protocol/basic.h"
 #include "rapide/lsp/protocol/features.h"
 #include "rapide/lsp/server_info.h"
@@ -57,6 +58,7 @@ LspServer::LspServer(EventLoop& loop, Transport& transport, ServerOptions option
 
 LspServer::~LspServer() {
   *alive_ = false;
+  assistant_->stop_generations();
   scheduler_->cancel_all();
   scheduler_.reset();  // joins workers (they may be waiting on the engine: cancelled above)
   assistant_.reset();
@@ -222,6 +224,7 @@ void LspServer::on_response(const nlohmann::json& msg) {
 void LspServer::finish(int exit_code) {
   if (state_ == State::exited) return;
   state_ = State::exited;
+  assistant_->stop_generations();
   scheduler_->cancel_all();
   drain_then_exit(exit_code, 200);
 }
@@ -238,13 +241,18 @@ void LspServer::drain_then_exit(int exit_code, int attempts_left) {
     }
     return;
   }
-  transport_.close();
-  log_->info("exiting with code {}", exit_code);
-  if (on_exit_) {
-    auto cb = std::move(on_exit_);
-    on_exit_ = nullptr;
-    cb(exit_code);
-  }
+  // The replies queued so far (shutdown's, ...) are written before the loop may stop: over TCP
+  // writes are asynchronous and would be lost with the socket.
+  std::weak_ptr<bool> alive = alive_;
+  transport_.close_after_flush([this, alive, exit_code] {
+    if (alive.expired()) return;
+    log_->info("exiting with code {}", exit_code);
+    if (on_exit_) {
+      auto cb = std::move(on_exit_);
+      on_exit_ = nullptr;
+      cb(exit_code);
+    }
+  });
 }
 
 AnswerCallback<nlohmann::json> LspServer::to_reply(Reply reply, CancelToken cancel) {
@@ -263,12 +271,21 @@ void LspServer::register_handlers() {
   };
   requests_["shutdown"] = [this](const nlohmann::json&, Reply reply, CancelToken) {
     state_ = State::shutting_down;
+    assistant_->stop_generations();
     scheduler_->cancel_all();
     reply->result(nullptr);
   };
   requests_["rapide/status"] = [this](const nlohmann::json&, Reply reply, CancelToken) { reply->result(status_json()); };
   requests_["rapide/metrics"] = [this](const nlohmann::json&, Reply reply, CancelToken) {
     reply->result(metrics_.to_json());
+  };
+  requests_["rapide/document"] = [this, P](const nlohmann::json& params, Reply reply, CancelToken) {
+    const std::string uri = parse_document_uri(params, P);
+    const auto* inc = optional_member(params, "includeText");
+    const bool include_text = inc && read_bool(*inc, P / "includeText");
+    const auto doc = scheduler_->snapshot(uri);
+    if (!doc) return reply->error({error_code::invalid_params, "document '" + uri + "' is not open"});
+    reply->result(document_info_json(uri, *doc, include_text));
   };
   requests_["textDocument/inlineCompletion"] = [this, P](const nlohmann::json& params, Reply reply, CancelToken cancel) {
     const auto p = parse_inline_completion_params(params, P);
@@ -302,12 +319,24 @@ void LspServer::register_handlers() {
                       "hovers are off");
     }
   };
+  // Copilot-style: {textDocument, item: {insertText, range}} (+ acceptedLength, UTF-16 units, for
+  // a partial accept). Without item.range there is no place to warm for: logged only.
   notifications_["textDocument/didShowCompletion"] = [this, P](const nlohmann::json& p) {
     const auto& item = require_member(p, "item", P);
-    assistant_->did_show_completion(parse_document_uri(p, P),
-                                    read_string(require_member(item, "insertText", P / "item"), P / "item" / "insertText"));
+    const std::string uri = parse_document_uri(p, P);
+    const std::string text = read_string(require_member(item, "insertText", P / "item"), P / "item" / "insertText");
+    if (const auto* r = optional_member(item, "range"))
+      assistant_->did_show_completion(uri, text, parse_range(*r, P / "item" / "range").start);
   };
-  notifications_["textDocument/didPartiallyAcceptCompletion"] = [](const nlohmann::json&) {};
+  notifications_["textDocument/didPartiallyAcceptCompletion"] = [this, P](const nlohmann::json& p) {
+    const auto& item = require_member(p, "item", P);
+    const std::string uri = parse_document_uri(p, P);
+    const std::string text = read_string(require_member(item, "insertText", P / "item"), P / "item" / "insertText");
+    const std::int64_t accepted = read_int(require_member(p, "acceptedLength", P), P / "acceptedLength");
+    if (const auto* r = optional_member(item, "range"); r && accepted >= 0)
+      assistant_->did_partially_accept_completion(uri, text, parse_range(*r, P / "item" / "range").start,
+                                                  static_cast<std::uint32_t>(std::min<std::int64_t>(accepted, UINT32_MAX)));
+  };
   notifications_["textDocument/didOpen"] = [this](const nlohmann::json& p) { did_open(p); };
   notifications_["textDocument/didChange"] = [this](const nlohmann::json& p) { did_change(p); };
   notifications_["textDocument/didClose"] = [this](const nlohmann::json& p) { did_close(p); };
@@ -341,11 +370,14 @@ void LspServer::initialize(const nlohmann::json& params, Reply reply) {
       {"positionEncoding", encoding_name(client_.encoding)},
       {"textDocumentSync", {{"openClose", true}, {"change", 2}, {"save", {{"includeText", false}}}}},
       {"inlineCompletionProvider", true},
-      {"completionProvider", {{"resolveProvider", false}}},
       {"codeActionProvider",
        {{"codeActionKinds", {"quickfix", "refactor.rewrite"}}, {"resolveProvider", true}}},
       {"hoverProvider", true},
   };
+  // The completion-item fallback is for clients without inline completion only: a client that
+  // has both would show the same model text twice (ghost text and a popup item) and pay for two
+  // generations per keystroke. The request is still answered when sent anyway.
+  if (!client_.supportsInlineCompletion) caps["completionProvider"] = {{"resolveProvider", false}};
   reply->result({{"capabilities", caps}, {"serverInfo", server_info()}});
   // Load after answering, so that $/progress can be reported (allowed once initialize is
   // answered) and the editor never waits on the load.
@@ -384,12 +416,15 @@ void LspServer::did_change(const nlohmann::json& params) {
   if (!st) {
     log_->error("didChange for {} rejected: {}", uri, st.message());
     log_message(1, "rapide: didChange for " + uri + " rejected: " + st.message());
+    return;
   }
+  assistant_->document_changed(uri);  // stale hovers dropped; a running generation kept or stopped
 }
 
 void LspServer::did_close(const nlohmann::json& params) {
   const std::string uri = parse_document_uri(params, JsonPath("params"));
   if (!scheduler_->close(uri)) log_->warn("didClose for '{}', which is not open", uri);
+  assistant_->document_changed(uri);
 }
 
 void LspServer::did_change_configuration(const nlohmann::json& params) {

@@ -6,6 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace rapide::lsp {
 namespace {
 
@@ -30,21 +32,39 @@ void Assistant::hover(const HoverParams& p, CancelToken cancel, AnswerCallback<n
   const context::ExplainContext ex = context::explain_context(*doc, offset, offset);
   if (ex.target.text.find_first_not_of(" \t\r\n") == std::string::npos) return cb(nlohmann::json(nullptr));
   const auto key = std::make_tuple(p.uri, doc->version(), ex.target.start_byte, ex.target.end_byte);
+  std::uint64_t hover_id = 0;
   {
     std::lock_guard lock(hover_mutex_);
+    // A newer hover supersedes the pending one: the user looks at one hover at a time. Cancelled
+    // before it runs, it is dropped by the Scheduler without computing; running, the engine stops
+    // it at the next forward pass.
+    if (pending_hover_) pending_hover_->cancel.cancel();
+    pending_hover_.reset();
     if (auto it = hover_cache_.find(key); it != hover_cache_.end()) {
       metrics_.hover_cache_hits.fetch_add(1);
       return cb(it->second);
     }
+    hover_id = next_hover_id_++;
+    pending_hover_ = PendingHover{p.uri, cancel, hover_id};
   }
+  auto settle = [this, hover_id] {
+    std::lock_guard lock(hover_mutex_);
+    if (pending_hover_ && pending_hover_->id == hover_id) pending_hover_.reset();
+  };
   auto model = models_.chat();
   const auto budget = std::chrono::milliseconds(options_.settings.hoverBudgetMs);
   const PositionEncoding enc = options_.encoding;
   Task t;
   t.priority = kHover;
   t.cancel = cancel;
-  t.run = [this, model, doc, ex, key, cancel, cb, budget, enc] {
-    const auto t0 = Clock::now();
+  t.run = [this, model, doc, ex, key, cancel, cb, budget, enc, settle] {
+    if (cancel.cancelled()) {  // went stale between the queue and now
+      metrics_.hover_dropped.fetch_add(1);
+      settle();
+      return cb(RpcError{error_code::request_cancelled, "hover was cancelled"});
+    }
+    metrics_.hover_started.fetch_add(1);
+    const auto t0 = Clock::now();  // the time budget starts now, when the job runs (not when queued)
     const std::string lang = ex.language.empty() ? std::string("code") : ex.language;
     const std::string subject = ex.symbol.empty() ? "the code `" + clip_lines(ex.target.text, 1) + "`"
                                                   : "`" + ex.symbol + "`";
@@ -53,7 +73,10 @@ void Assistant::hover(const HoverParams& p, CancelToken cancel, AnswerCallback<n
         "pitfall if there is one. At most four sentences. No preamble.";
     const std::string user = "In this " + lang + " code:\n```" + lang + "\n" + clip_lines(ex.enclosing.text, 60) +
                              "```\nExplain " + subject + ".";
-    ChatRun run = run_chat(model, system, user, comment_prefix_for(lang), "", 120, kHover, cancel, budget);
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(budget - (Clock::now() - t0));
+    ChatRun run = run_chat(model, system, user, comment_prefix_for(lang), "", 120, kHover, cancel,
+                           std::max(left, std::chrono::milliseconds(1)));
+    settle();
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     if (run.cancelled) return cb(RpcError{error_code::request_cancelled, "hover was cancelled"});
     if (!run.error.empty()) return cb(RpcError{error_code::request_failed, run.error});
@@ -61,7 +84,10 @@ void Assistant::hover(const HoverParams& p, CancelToken cancel, AnswerCallback<n
     std::string text = run.text;
     while (!text.empty() && (text.back() == ' ' || text.back() == '\n')) text.pop_back();
     if (text.empty()) return cb(nlohmann::json(nullptr));
-    if (run.deadline) text += " …";
+    if (run.deadline) {
+      text += " …";
+      metrics_.hover_cut_at_budget.fetch_add(1);
+    }
     const auto start = doc->lines().position(ex.target.start_byte, enc);
     const auto end = doc->lines().position(ex.target.end_byte, enc);
     const nlohmann::json answer = {
@@ -77,7 +103,11 @@ void Assistant::hover(const HoverParams& p, CancelToken cancel, AnswerCallback<n
     }
     cb(answer);
   };
-  t.dropped = [cb] { cb(RpcError{error_code::request_cancelled, "hover was cancelled"}); };
+  t.dropped = [this, cb, settle] {
+    metrics_.hover_dropped.fetch_add(1);
+    settle();
+    cb(RpcError{error_code::request_cancelled, "hover was cancelled"});
+  };
   scheduler_.schedule(std::move(t));
 }
 

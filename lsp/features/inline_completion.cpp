@@ -9,6 +9,7 @@ namespace {
 
 using inference::engine::priority::kBackground;
 using inference::engine::priority::kInlineCompletion;
+using Clock = std::chrono::steady_clock;
 
 nlohmann::json inline_list(const std::string& text, const Position& pos) {
   nlohmann::json items = nlohmann::json::array();
@@ -44,6 +45,9 @@ void Assistant::inline_completion(const InlineCompletionParams& p, CancelToken c
     metrics_.inline_latency.record(0.0);
     return cb(inline_list(*hit, p.position));
   }
+  InlineJob job{models_.completion(), doc, offset, cancel, std::move(cb), options_.settings, p.uri, p.position,
+                options_.prefetch};
+  if (try_join(job)) return;
   // A new request makes the document's prefetch useless unless it is for the same place: the
   // prefetch stays running only while its text could still serve (it is cancelled here
   // otherwise, as any other superseded work).
@@ -54,34 +58,127 @@ void Assistant::inline_completion(const InlineCompletionParams& p, CancelToken c
       prefetch_.erase(it);
     }
   }
-  auto model = models_.completion();
+  schedule_inline(std::move(job), /*debounced=*/true);
+}
+
+void Assistant::schedule_inline(InlineJob job, bool debounced) {
   Task t;
   t.priority = kInlineCompletion;
-  t.cancel = cancel;
-  const Settings settings = options_.settings;
-  const std::string uri = p.uri;
-  const Position pos = p.position;
-  const bool prefetch = options_.prefetch;
-  t.run = [this, model, doc, offset, cancel, cb, settings, uri, pos, prefetch] {
-    metrics_.inline_started.fetch_add(1);
-    CompletionRun run = run_completion(model, *doc, offset, cancel, kInlineCompletion, settings);
-    if (run.cancelled) {
-      metrics_.inline_cancelled.fetch_add(1);
-      return cb(cancelled_error("inline completion"));
-    }
-    if (!run.error.empty()) return cb(RpcError{error_code::request_failed, run.error});
-    metrics_.inline_finished.fetch_add(1);
-    metrics_.inline_latency.record(run.ms);
-    scheduler_.record_latency(uri, run.ms);
-    cache_.store(uri, std::string_view(doc->text()).substr(0, offset), line_rest(*doc, offset), run.text);
-    cb(inline_list(run.text, pos));
-    if (prefetch && !run.text.empty()) prefetch_after(model, uri, doc, offset, run.text, settings);
-  };
+  t.cancel = job.cancel;
+  const std::string uri = job.uri;
+  auto cb = job.cb;
+  t.run = [this, job = std::move(job)] { run_inline(job); };
   t.dropped = [this, cb] {
     metrics_.inline_cancelled.fetch_add(1);
     cb(cancelled_error("inline completion"));
   };
-  scheduler_.schedule_debounced(p.uri, std::move(t));
+  if (debounced) {
+    scheduler_.schedule_debounced(uri, std::move(t));
+  } else {
+    scheduler_.schedule(std::move(t));
+  }
+}
+
+bool Assistant::try_join(const InlineJob& job) {
+  std::shared_ptr<InflightGeneration> gen;
+  {
+    std::lock_guard lock(inflight_mutex_);
+    if (auto it = inflight_.find(job.uri); it != inflight_.end()) gen = it->second;
+  }
+  if (!gen) return false;
+  const auto t0 = Clock::now();
+  InflightGeneration::Joiner joiner;
+  joiner.cancel = job.cancel;
+  // Called once, from the generation's thread or a worker: the rest of the completion, or
+  // nullopt when the generation cannot serve this request (then it is computed anew).
+  joiner.done = [this, job, t0](std::optional<std::string> rest) {
+    if (job.cancel.cancelled()) {
+      metrics_.inline_cancelled.fetch_add(1);
+      return job.cb(cancelled_error("inline completion"));
+    }
+    if (!rest) {
+      scheduler_.loop().post([this, job] {
+        if (job.cancel.cancelled()) {
+          metrics_.inline_cancelled.fetch_add(1);
+          return job.cb(cancelled_error("inline completion"));
+        }
+        schedule_inline(job, /*debounced=*/false);
+      });
+      return;
+    }
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    metrics_.inline_latency.record(ms);
+    cache_.store(job.uri, std::string_view(job.doc->text()).substr(0, job.offset), line_rest(*job.doc, job.offset), *rest);
+    job.cb(inline_list(*rest, job.pos));
+  };
+  if (!gen->try_join(job.doc->text(), std::move(joiner))) return false;
+  metrics_.inline_joined.fetch_add(1);
+  scheduler_.track(job.uri, job.cancel);  // the next change or request cancels this one
+  log_->debug("inline completion in {} joined the running generation", job.uri);
+  return true;
+}
+
+void Assistant::run_inline(const InlineJob& job) {
+  metrics_.inline_started.fetch_add(1);
+  const std::string& text = job.doc->text();
+  auto gen = std::make_shared<InflightGeneration>(text.substr(0, job.offset), text.substr(job.offset), job.cancel);
+  {
+    std::lock_guard lock(inflight_mutex_);
+    inflight_[job.uri] = gen;
+  }
+  CompletionRun run = run_completion(job.model, *job.doc, job.offset, gen->cancel(), kInlineCompletion, job.settings,
+                                     [&gen](const std::string& generated) { return gen->on_stream(generated); });
+  {
+    std::lock_guard lock(inflight_mutex_);
+    if (auto it = inflight_.find(job.uri); it != inflight_.end() && it->second == gen) inflight_.erase(it);
+  }
+  const bool stopped = run.cancelled || gen->cancel().cancelled();
+  const bool ok = !stopped && run.error.empty();
+  gen->finish(ok ? std::optional<std::string>(run.text) : std::nullopt);
+  if (ok) {
+    metrics_.inline_finished.fetch_add(1);
+    scheduler_.record_latency(job.uri, run.ms);
+    cache_.store(job.uri, std::string_view(text).substr(0, job.offset), line_rest(*job.doc, job.offset), run.text);
+  }
+  if (stopped || job.cancel.cancelled()) {
+    metrics_.inline_cancelled.fetch_add(1);
+    return job.cb(cancelled_error("inline completion"));
+  }
+  if (!run.error.empty()) return job.cb(RpcError{error_code::request_failed, run.error});
+  metrics_.inline_latency.record(run.ms);
+  job.cb(inline_list(run.text, job.pos));
+  if (job.prefetch && !run.text.empty()) prefetch_after(job.model, job.uri, job.doc, job.offset, run.text, job.settings);
+}
+
+void Assistant::stop_generations() {
+  std::lock_guard lock(inflight_mutex_);
+  for (auto& [uri, gen] : inflight_) gen->cancel().cancel();
+}
+
+void Assistant::document_changed(const std::string& uri) {
+  {  // A pending hover of this document is stale.
+    std::lock_guard lock(hover_mutex_);
+    if (pending_hover_ && pending_hover_->uri == uri) {
+      pending_hover_->cancel.cancel();
+      pending_hover_.reset();
+    }
+  }
+  std::shared_ptr<InflightGeneration> gen;
+  {
+    std::lock_guard lock(inflight_mutex_);
+    if (auto it = inflight_.find(uri); it != inflight_.end()) gen = it->second;
+  }
+  if (!gen) return;
+  const auto doc = scheduler_.snapshot(uri);
+  // Typed text that agrees with the stream keeps the generation for the request that follows
+  // the change; after the grace period it stops unless that request joined.
+  constexpr auto grace = std::chrono::milliseconds(300);
+  if (!doc) {
+    gen->cancel().cancel();
+    return;
+  }
+  if (!gen->document_changed(doc->text(), grace))
+    scheduler_.loop().post_after(grace + std::chrono::milliseconds(10), [gen] { gen->stop_if_unused(); });
 }
 
 void Assistant::prefetch_after(const std::shared_ptr<LoadedModel>& model, const std::string& uri, DocumentSnapshot doc,
@@ -104,7 +201,9 @@ void Assistant::prefetch_after(const std::shared_ptr<LoadedModel>& model, const 
     const auto next_offset = static_cast<std::uint32_t>(offset + shown.size());
     auto accepted = std::make_shared<context::Snapshot>(doc->path(), doc->language(), std::move(text), doc->version());
     CompletionRun run = run_completion(model, *accepted, next_offset, cancel, kBackground, settings);
-    if (run.cancelled || !run.error.empty() || run.text.empty()) return;
+    if (run.cancelled || !run.error.empty()) return;
+    metrics_.inline_prefetched.fetch_add(1);
+    if (run.text.empty()) return;
     const std::string_view before = std::string_view(accepted->text()).substr(0, next_offset);
     cache_.store(uri, before, line_rest(*accepted, next_offset), run.text);
     log_->debug("prefetched {} bytes to follow the completion shown in {}", run.text.size(), uri);
@@ -112,8 +211,45 @@ void Assistant::prefetch_after(const std::shared_ptr<LoadedModel>& model, const 
   scheduler_.schedule(std::move(t));
 }
 
-void Assistant::did_show_completion(const std::string& uri, const std::string& text) {
+void Assistant::did_show_completion(const std::string& uri, const std::string& text, const Position& at) {
   log_->debug("completion shown in {} ({} bytes)", uri, text.size());
+  auto located = locate(uri, at);
+  if (std::get_if<RpcError>(&located)) return;
+  auto [doc, offset] = std::get<Located>(located);
+  warm_after(uri, doc, offset, text);
+}
+
+void Assistant::did_partially_accept_completion(const std::string& uri, const std::string& text, const Position& at,
+                                                std::uint32_t accepted_utf16) {
+  auto located = locate(uri, at);
+  if (std::get_if<RpcError>(&located)) return;
+  auto [doc, offset] = std::get<Located>(located);
+  // The bytes of `text` that make up its first accepted_utf16 UTF-16 units.
+  std::size_t bytes = 0;
+  for (std::uint32_t units = 0; bytes < text.size() && units < accepted_utf16;) {
+    const auto c = static_cast<unsigned char>(text[bytes]);
+    const std::size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    units += len == 4 ? 2 : 1;
+    bytes = std::min(text.size(), bytes + len);
+  }
+  // The editor inserted the accepted part already: what stays shown follows it.
+  if (std::string_view(doc->text()).substr(offset, bytes) != std::string_view(text).substr(0, bytes)) {
+    log_->debug("partial accept in {}: the document does not hold the accepted text; not warmed", uri);
+    return;
+  }
+  warm_after(uri, doc, static_cast<std::uint32_t>(offset + bytes), text.substr(bytes));
+}
+
+void Assistant::warm_after(const std::string& uri, const DocumentSnapshot& doc, std::uint32_t offset,
+                           const std::string& shown) {
+  if (shown.empty() || model_unavailable()) return;
+  auto model = models_.completion();
+  if (!model || !model->engine) return;  // nothing local to warm (a remote backend)
+  // Already known: the cache holds what follows the shown text (our own prefetch computed it).
+  const std::string accepted = std::string(std::string_view(doc->text()).substr(0, offset)) + shown;
+  if (cache_.lookup(uri, accepted, line_rest(*doc, offset))) return;
+  metrics_.inline_warmed.fetch_add(1);
+  prefetch_after(model, uri, doc, offset, shown, options_.settings);
 }
 
 void Assistant::completion(const CompletionParams& p, CancelToken cancel, AnswerCallback<nlohmann::json> cb) {

@@ -71,6 +71,11 @@ InitializeParams parse_initialize_params(const nlohmann::json& params, const Jso
   if (const auto* ws = optional_member(caps, "workspace"))
     if (const auto* c = optional_member(*ws, "configuration"))
       p.supportsConfiguration = read_bool(*c, caps_at / "workspace" / "configuration");
+  if (const auto* td = optional_member(caps, "textDocument")) {
+    read_object(*td, caps_at / "textDocument");
+    if (const auto* ic = optional_member(*td, "inlineCompletion"); ic && !ic->is_null())
+      p.supportsInlineCompletion = true;
+  }
   if (const auto* win = optional_member(caps, "window"))
     if (const auto* c = optional_member(*win, "workDoneProgress"))
       p.supportsWorkDoneProgress = read_bool(*c, caps_at / "window" / "workDoneProgress");

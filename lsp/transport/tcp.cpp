@@ -5,6 +5,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
 
@@ -20,7 +21,7 @@ class TcpTransport : public Transport {
  public:
   TcpTransport(EventLoop& loop, TcpOptions options, tcp::acceptor acceptor)
       : options_(std::move(options)), acceptor_(std::move(acceptor)), socket_(loop.impl().io),
-        reader_(options_.max_body_bytes) {}
+        flush_timer_(loop.impl().io), reader_(options_.max_body_bytes) {}
 
   void start(TransportHandler handler) override {
     handler_ = std::move(handler);
@@ -35,7 +36,7 @@ class TcpTransport : public Transport {
   }
 
   void send(std::string body) override {
-    if (closed_ || !socket_.is_open()) return;
+    if (closed_ || flushing_ || !socket_.is_open()) return;
     outbox_.push_back(frame_message(body));
     if (outbox_.size() == 1) write_next();
   }
@@ -45,6 +46,21 @@ class TcpTransport : public Transport {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
     socket_.close(ignored);
+  }
+
+  // The replies queued ahead of `exit` (shutdown's, rapide/status's) are written before the
+  // socket closes: async writes would otherwise be dropped with the socket.
+  void close_after_flush(std::function<void()> done, std::chrono::milliseconds limit) override {
+    if (closed_ || outbox_.empty() || !socket_.is_open()) {
+      close();
+      return done();
+    }
+    flushing_ = true;
+    on_flushed_ = std::move(done);
+    flush_timer_.expires_after(limit);
+    flush_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) end_flush();  // the peer does not read: give up
+    });
   }
 
   std::string describe() const override {
@@ -85,7 +101,7 @@ class TcpTransport : public Transport {
   void deliver(std::string_view bytes) {
     reader_.feed(bytes);
     while (auto e = reader_.next()) {
-      if (closed_) return;
+      if (closed_ || flushing_) return;
       handler_.on_frame(std::move(*e));
     }
   }
@@ -95,11 +111,21 @@ class TcpTransport : public Transport {
                              [this](const boost::system::error_code& ec, std::size_t) {
                                if (ec) {
                                  outbox_.clear();
+                                 if (flushing_) end_flush();
                                  return;
                                }
                                outbox_.pop_front();
-                               if (!outbox_.empty()) write_next();
+                               if (!outbox_.empty()) return write_next();
+                               if (flushing_) end_flush();
                              });
+  }
+
+  void end_flush() {
+    if (!flushing_) return;
+    flushing_ = false;
+    flush_timer_.cancel();
+    close();
+    if (auto done = std::move(on_flushed_)) done();
   }
 
   void finish(std::string why) {
@@ -111,6 +137,7 @@ class TcpTransport : public Transport {
   TcpOptions options_;
   tcp::acceptor acceptor_;
   tcp::socket socket_;
+  boost::asio::steady_timer flush_timer_;
   MessageReader reader_;
   TransportHandler handler_;
   boost::asio::streambuf token_buf_{4096};
@@ -118,6 +145,8 @@ class TcpTransport : public Transport {
   std::deque<std::string> outbox_;
   bool closed_ = false;
   bool finished_ = false;
+  bool flushing_ = false;
+  std::function<void()> on_flushed_;
 };
 
 }  // namespace

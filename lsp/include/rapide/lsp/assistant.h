@@ -9,13 +9,21 @@
 // outside the document.
 //
 // Latency tricks (inline completion): a typed-ahead cache answers without a model call when the
-// user typed what the ghost text showed; the next completion is prefetched as if the shown one
-// were accepted (low priority); the prompt is laid out stable-first so the engine reuses its
-// KV cache; generation stops after a newline once the time budget is spent.
+// user typed what the ghost text showed; a request whose prefix extends a generation still
+// running (the user types what the model is producing) joins it instead of starting another
+// (inflight.h); the next completion is prefetched as if the shown one were accepted (low
+// priority), and didShowCompletion / didPartiallyAcceptCompletion warm the same way; the prompt
+// is laid out stable-first so the engine reuses its KV cache; generation stops after a newline
+// once the time budget is spent.
+//
+// Hover: a newer hover supersedes the pending one (a user reads one hover at a time) and a
+// change of its document makes it stale: both are dropped without computing (or stopped at the
+// next forward pass when already running). The time budget starts when the hover job runs.
 #pragma once
 
 #include "rapide/inference/engine/request_queue.h"
 #include "rapide/lsp/completion_cache.h"
+#include "rapide/lsp/inflight.h"
 #include "rapide/lsp/json_rpc.h"
 #include "rapide/lsp/metrics.h"
 #include "rapide/lsp/protocol/features.h"
@@ -82,8 +90,21 @@ class Assistant {
   // textDocument/hover: markdown explanation under the hover budget, cached per (version, range).
   void hover(const HoverParams& p, CancelToken cancel, AnswerCallback<nlohmann::json> cb);
 
-  // Copilot-style notifications: the ghost text was shown / partly accepted (warms the cache).
-  void did_show_completion(const std::string& uri, const std::string& text);
+  // Copilot-style notifications: the ghost text `text` was shown at `at` (or, after a partial
+  // accept, its rest remains shown at `at`): computes the completion that follows it, as if
+  // accepted, at background priority (fills the completion cache and the engine's KV cache).
+  void did_show_completion(const std::string& uri, const std::string& text, const Position& at);
+  // The first `accepted_utf16` UTF-16 units of the ghost text `text` shown at `at` were accepted
+  // (the editor inserted them): warms for the rest, as did_show_completion.
+  void did_partially_accept_completion(const std::string& uri, const std::string& text, const Position& at,
+                                       std::uint32_t accepted_utf16);
+
+  // Stops every running inline generation (shutdown, exit): joiners are answered as cancelled.
+  void stop_generations();
+
+  // The document changed (loop thread, after the Scheduler applied it): stale hovers are dropped,
+  // a running generation is kept for a joiner or stopped.
+  void document_changed(const std::string& uri);
 
  private:
   struct Located {
@@ -102,8 +123,30 @@ class Assistant {
     std::string error;
     double ms = 0;
   };
+  // `observe`, when set, sees the raw text generated so far after each token; false stops.
   CompletionRun run_completion(const std::shared_ptr<LoadedModel>& model, const context::Snapshot& doc,
-                               std::uint32_t offset, const CancelToken& cancel, int priority, const Settings& settings);
+                               std::uint32_t offset, const CancelToken& cancel, int priority, const Settings& settings,
+                               const std::function<bool(const std::string&)>& observe = {});
+  // One inline completion request on its way (after the debounce).
+  struct InlineJob {
+    std::shared_ptr<LoadedModel> model;
+    DocumentSnapshot doc;
+    std::uint32_t offset = 0;
+    CancelToken cancel;
+    AnswerCallback<nlohmann::json> cb;
+    Settings settings;
+    std::string uri;
+    Position pos;
+    bool prefetch = true;
+  };
+  // On a worker: computes the job's completion as a joinable in-flight generation.
+  void run_inline(const InlineJob& job);
+  // Loop thread: queues the job for a worker now (no debounce).
+  void schedule_inline(InlineJob job, bool debounced);
+  // Loop thread: joins a running generation of the document when the job's text extends it.
+  bool try_join(const InlineJob& job);
+  // The completion after `shown` at `offset`, computed ahead unless the cache has it.
+  void warm_after(const std::string& uri, const DocumentSnapshot& doc, std::uint32_t offset, const std::string& shown);
   void prefetch_after(const std::shared_ptr<LoadedModel>& model, const std::string& uri, DocumentSnapshot doc,
                       std::uint32_t offset, std::string shown, Settings settings);
   // Runs a chat prompt (fix/explain) on the chat model; the answer text or an error.
@@ -125,8 +168,17 @@ class Assistant {
   CompletionCache cache_;
   std::mutex prefetch_mutex_;
   std::map<std::string, CancelToken> prefetch_;  // per document: the running prefetch
+  std::mutex inflight_mutex_;
+  std::map<std::string, std::shared_ptr<InflightGeneration>> inflight_;  // per document: the running one
   std::mutex hover_mutex_;
   std::map<std::tuple<std::string, std::int64_t, std::uint32_t, std::uint32_t>, nlohmann::json> hover_cache_;
+  struct PendingHover {
+    std::string uri;
+    CancelToken cancel;
+    std::uint64_t id = 0;
+  };
+  std::optional<PendingHover> pending_hover_;  // the latest hover not answered yet
+  std::uint64_t next_hover_id_ = 1;
 };
 
 // The line comment token of an LSP language id ("#", "//", "--").

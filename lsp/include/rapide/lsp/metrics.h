@@ -43,7 +43,14 @@ struct Metrics {
   std::atomic<std::uint64_t> inline_finished{0};
   std::atomic<std::uint64_t> inline_cache_hits{0};
   std::atomic<std::uint64_t> inline_joined{0};  // served by an in-flight generation it extends
+  std::atomic<std::uint64_t> inline_prefetched{0};  // completions computed ahead (prefetch, warming)
+  std::atomic<std::uint64_t> inline_warmed{0};      // didShow/didPartiallyAccept notifications that warmed
+  // Hovers: computed (the job ran), dropped before running (superseded by a newer hover, the
+  // document changed, cancelled), answers cut at the time budget.
   std::atomic<std::uint64_t> hover_cache_hits{0};
+  std::atomic<std::uint64_t> hover_started{0};
+  std::atomic<std::uint64_t> hover_dropped{0};
+  std::atomic<std::uint64_t> hover_cut_at_budget{0};
   LatencyWindow inline_latency;
   LatencyWindow hover_latency;
   LatencyWindow code_action_latency;

@@ -73,6 +73,11 @@ class Scheduler {
   // Queues the task for a worker now. May also be called from a worker thread (follow-up
   // work such as a prefetch).
   void schedule(Task task);
+  // Makes `cancel` the document's current inline work without a task of its own (a request
+  // served by joining a running generation): the previous debounced task is cancelled as by
+  // schedule_debounced, and the next change or debounced request cancels this token.
+  void track(const std::string& uri, CancelToken cancel);
+  EventLoop& loop() { return loop_; }
 
   // Records how long a completion took, for the adaptive debounce (thread-safe: posts).
   void record_latency(const std::string& uri, double ms);

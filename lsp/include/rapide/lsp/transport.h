@@ -10,6 +10,7 @@
 #include "rapide/lsp/event_loop.h"
 #include "rapide/lsp/framing.h"
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -31,6 +32,15 @@ class Transport {
   // Frames and writes one message body; messages go out in call order.
   virtual void send(std::string body) = 0;
   virtual void close() = 0;
+  // Stops reading, writes every message already passed to send() (or gives up when the peer is
+  // gone or `limit` passed), closes, then calls `done` on the loop thread. Transports that write
+  // synchronously (stdio, in-memory) close and call `done` at once.
+  virtual void close_after_flush(std::function<void()> done,
+                                 std::chrono::milliseconds limit = std::chrono::milliseconds(2000)) {
+    (void)limit;
+    close();
+    done();
+  }
   virtual std::string describe() const = 0;  // "stdio", "tcp 127.0.0.1:7777", ...
 };
 

@@ -42,6 +42,7 @@ struct InitializeParams {
   PositionEncoding encoding = PositionEncoding::utf16;  // negotiated from general.positionEncodings
   bool supportsConfiguration = false;                   // workspace.configuration
   bool supportsWorkDoneProgress = false;                // window.workDoneProgress
+  bool supportsInlineCompletion = false;                // textDocument.inlineCompletion (LSP 3.18)
   std::optional<nlohmann::json> initializationOptions;
   std::string clientName;
 };
