@@ -4,6 +4,13 @@
 //
 //   bench_context [iterations]
 //
+// Each case runs twice: without a parse time cap (every edit reparses to the end, as before the
+// cap existed) and with the Workspace default cap (an edit whose reparse passes the cap returns
+// with a stale tree and the background thread finishes it; the bench then waits for that, as a
+// typist's pause would, and reports how long it took). It also times the definitions/snippet
+// windows of the edited file's new version (Snapshot::symbols, computed once per version when
+// another document's completion looks them up).
+//
 // The files are generated (seeded, deterministic) Python and C++ code with realistic shapes:
 // classes, methods with loops and conditionals, imports, calls across files.
 #include "rapide/context/completion_context.h"
@@ -132,9 +139,11 @@ bool pick_keystroke(const ctx::Snapshot& doc, std::mt19937& rng, bool at_line_en
 }
 
 void run(const char* label, const std::string& lang, const std::string& big, const std::vector<std::string>& others,
-         const std::string& ext, int iterations, bool at_line_end) {
+         const std::string& ext, int iterations, bool at_line_end, std::chrono::microseconds cap) {
   ctx::WorkspaceOptions wo;
   wo.background = false;
+  wo.parse_time_cap = cap;
+  const bool capped = cap.count() > 0;
   ctx::Workspace ws(wo);
   for (size_t i = 0; i < others.size(); ++i) ws.open(std::string("/bench/mod") + std::to_string(i) + ext, lang, others[i], 1);
   const std::string path = std::string("/bench/main") + ext;
@@ -144,7 +153,8 @@ void run(const char* label, const std::string& lang, const std::string& big, con
 
   ctx::ContextOptions opts;
   opts.budget_tokens = 2048;
-  std::vector<double> build_ms, edit_ms, reparse_ms, build_cpu, edit_cpu, reparse_cpu;
+  std::vector<double> build_ms, edit_ms, reparse_ms, build_cpu, edit_cpu, reparse_cpu, symbols_cpu, background_ms;
+  int stale = 0;
   std::mt19937 rng(7);
   const ctx::SnapshotPtr first = ws.snapshot(path);
   const uint32_t n_lines = first->lines().line_count();
@@ -162,6 +172,7 @@ void run(const char* label, const std::string& lang, const std::string& big, con
     edit_ms.push_back(ms_since(t0));
     edit_cpu.push_back(thread_cpu_ms() - c0);
     const ctx::SnapshotPtr doc = ws.snapshot(path);
+    stale += doc->tree_stale() ? 1 : 0;
     const uint32_t cursor = doc->lines().line_start(line) + col + 1;
     t0 = Clock::now();
     c0 = thread_cpu_ms();
@@ -169,6 +180,15 @@ void run(const char* label, const std::string& lang, const std::string& big, con
     build_ms.push_back(ms_since(t0));
     build_cpu.push_back(thread_cpu_ms() - c0);
     total_tokens += static_cast<size_t>(c.tokens_used);
+    c0 = thread_cpu_ms();
+    (void)doc->symbols();  // this version's definitions and windows, as another document's lookup computes them
+    symbols_cpu.push_back(thread_cpu_ms() - c0);
+    if (capped) {  // the typist pauses: the background reparse publishes a fresh tree
+      t0 = Clock::now();
+      ws.wait_parsed();
+      background_ms.push_back(ms_since(t0));
+      continue;  // the raw reparse below does not depend on the cap: measured uncapped only
+    }
     // The reparse alone: ts_tree_edit + ts_parser_parse on a copy of the previous tree.
     ctx::TreePtr tree = cur->copy_tree();
     const ctx::ByteRowColumn p = cur->lines().point(cursor - 1);
@@ -183,18 +203,28 @@ void run(const char* label, const std::string& lang, const std::string& big, con
     reparse_ms.push_back(ms_since(t0));
     reparse_cpu.push_back(thread_cpu_ms() - c0);
   }
-  std::printf("%s, keystroke %s: %u lines (%zu KiB), %zu other open documents, budget %d tokens, %d keystrokes"
+  std::printf("%s, keystroke %s, %s: %u lines (%zu KiB), %zu other open documents, budget %d tokens, %d keystrokes"
               " (%.0f tokens on average)\n",
-              label, at_line_end ? "at a line end (transient syntax error)" : "inside an identifier", n_lines, big.size() / 1024, others.size(), opts.budget_tokens, iterations,
-              static_cast<double>(total_tokens) / iterations);
+              label, at_line_end ? "at a line end (transient syntax error)" : "inside an identifier",
+              capped ? ("parse time cap " + std::to_string(cap.count()) + " us").c_str() : "no parse time cap", n_lines,
+              big.size() / 1024, others.size(), opts.budget_tokens, iterations, static_cast<double>(total_tokens) / iterations);
   const auto line = [](const char* what, const std::vector<double>& wall, const std::vector<double>& cpu) {
     const Stats w = stats(wall), c = stats(cpu);
     std::printf("  %-20s wall p50 %7.3f ms  p90 %7.3f ms | thread CPU p50 %7.3f ms  p90 %7.3f ms  max %7.3f ms\n", what,
                 w.p50, w.p90, c.p50, c.p90, c.max);
   };
   line("context assembly", build_ms, build_cpu);
-  line("incremental reparse", reparse_ms, reparse_cpu);
+  if (!capped) line("incremental reparse", reparse_ms, reparse_cpu);
   line("whole edit", edit_ms, edit_cpu);
+  const Stats sy = stats(symbols_cpu);
+  std::printf("  %-20s thread CPU p50 %7.3f ms  p90 %7.3f ms  max %7.3f ms\n", "symbols (new version)", sy.p50, sy.p90,
+              sy.max);
+  if (capped) {
+    const Stats bg = stats(background_ms);
+    std::printf("  edits left with a stale tree: %d of %d; background reparse to a fresh tree, wall p50 %.3f ms  p90 %.3f ms"
+                "  max %.3f ms\n",
+                stale, iterations, bg.p50, bg.p90, bg.max);
+  }
 }
 
 }  // namespace
@@ -228,9 +258,11 @@ int main(int argc, char** argv) {
     std::printf("%zu\n", n);
     return 0;
   }
-  for (bool at_end : {false, true}) {
-    run("python", "python", py, py_others, ".py", iterations, at_end);
-    run("cpp", "cpp", cc, cpp_others, ".cpp", iterations, at_end);
-  }
+  const std::chrono::microseconds default_cap = ctx::WorkspaceOptions{}.parse_time_cap;
+  for (bool at_end : {false, true})
+    for (std::chrono::microseconds cap : {std::chrono::microseconds{0}, default_cap}) {
+      run("python", "python", py, py_others, ".py", iterations, at_end, cap);
+      run("cpp", "cpp", cc, cpp_others, ".cpp", iterations, at_end, cap);
+    }
   return 0;
 }

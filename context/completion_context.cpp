@@ -14,12 +14,6 @@ bool is_word(unsigned char c) {
   return c == '_' || c >= 0x80 || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
 }
 
-uint32_t char_floor(std::string_view text, uint32_t byte) {
-  byte = std::min<uint32_t>(byte, static_cast<uint32_t>(text.size()));
-  while (byte > 0 && byte < text.size() && (static_cast<unsigned char>(text[byte]) & 0xC0) == 0x80) --byte;
-  return byte;
-}
-
 // First non-blank byte of a line (line end when blank).
 uint32_t first_non_blank(const LineIndex& lines, uint32_t line) {
   const std::string_view t = lines.line_text(line);
@@ -33,6 +27,8 @@ uint32_t first_non_blank(const LineIndex& lines, uint32_t line) {
 bool clean_cut(const Snapshot& doc, uint32_t line) {
   if (!doc.tree()) return true;
   const LineIndex& lines = doc.lines();
+  if (const auto u = doc.unparsed(); u && lines.line_start(line) >= u->start && lines.line_start(line) <= u->end)
+    return true;  // the stale tree does not describe these bytes: cut at lines, as without a tree
   const uint32_t b = first_non_blank(lines, line);
   if (b >= lines.line_end(line)) {
     // blank line: clean unless inside a multi-line token (e.g. a blank line of a docstring)
@@ -140,11 +136,12 @@ CompletionContext build_completion_context(const Workspace& workspace, const Sna
   ctx.comment_prefix = lang ? std::string(lang->line_comment) : std::string("#");
   const std::string elision = (ctx.comment_prefix.empty() ? std::string("...") : ctx.comment_prefix + " ...");
 
-  uint32_t cursor = char_floor(text, cursor_byte);
-  // A cursor between the "\r" and "\n" of a CRLF is inside the line terminator: put it before the
-  // "\r" (where LineIndex maps the end of that line), so cursor <= line_end <= suffix_end holds.
-  if (cursor > 0 && cursor < text.size() && text[cursor] == '\n' && text[cursor - 1] == '\r') --cursor;
+  // A cursor between the "\r" and "\n" of a CRLF is inside the line terminator: LineIndex::clamp
+  // puts it before the "\r" (where LSP positions of that line end map), so cursor <= line_end <=
+  // suffix_end holds and no piece splits a terminator.
+  const uint32_t cursor = lines.clamp(cursor_byte);
   ctx.cursor_byte = cursor;
+  ctx.tree_stale = doc.tree_stale();
   const uint32_t cur_line = lines.line_of(cursor);
   const uint32_t n_lines = lines.line_count();
   int used = 0;
@@ -265,6 +262,27 @@ CompletionContext build_completion_context(const Workspace& workspace, const Sna
     const uint32_t near_start = lines.line_start(cur_line > options.near_cursor_lines ? cur_line - options.near_cursor_lines : 0);
     const uint32_t near_end = lines.line_end(std::min(n_lines - 1, cur_line + options.near_cursor_lines / 3));
     std::vector<Reference> refs = extract_references(*lang, tree, text, near_start, near_end);
+    if (const auto u = doc.unparsed()) {
+      // Stale tree (reparse still running): its identifiers inside the edited bytes are not the
+      // text's. Take the identifiers there from the text instead.
+      const uint32_t a = std::max(near_start, u->start), b = std::min(near_end, u->end);
+      std::erase_if(refs, [&](const Reference& r) { return r.start_byte + r.name.size() > u->start && r.start_byte < u->end; });
+      if (a < b) {
+        uint32_t i = a;
+        while (i > 0 && is_word(static_cast<unsigned char>(text[i - 1]))) --i;  // whole words only
+        while (i < b) {
+          if (!is_word(static_cast<unsigned char>(text[i]))) {
+            ++i;
+            continue;
+          }
+          uint32_t j = i;
+          while (j < text.size() && is_word(static_cast<unsigned char>(text[j]))) ++j;
+          const unsigned char first = static_cast<unsigned char>(text[i]);
+          if (!(first >= '0' && first <= '9')) refs.push_back(Reference{std::string_view(text).substr(i, j - i), i});
+          i = j;
+        }
+      }
+    }
     std::stable_sort(refs.begin(), refs.end(), [&](const Reference& a, const Reference& b) {
       const uint32_t da = a.start_byte > cursor ? a.start_byte - cursor : cursor - a.start_byte;
       const uint32_t db = b.start_byte > cursor ? b.start_byte - cursor : cursor - b.start_byte;
@@ -499,7 +517,10 @@ CompletionContext build_completion_context(const Workspace& workspace, const Sna
 std::string describe_context(const CompletionContext& c) {
   std::string s;
   s += "file: " + c.path + "\nlanguage: " + (c.language.empty() ? std::string("plain text") : c.language) +
-       "\ntokens: " + std::to_string(c.tokens_used) + " of " + std::to_string(c.budget_tokens) + "\n\n";
+       "\ntokens: " + std::to_string(c.tokens_used) + " of " + std::to_string(c.budget_tokens) + "\n";
+  if (c.tree_stale)
+    s += "syntax tree: stale (the reparse of the last edit is still running; the edited lines are read as text)\n";
+  s += "\n";
   s += "== pieces (layout order) ==\n";
   for (const ContextPiece& p : c.pieces)
     s += "- " + std::string(piece_kind_name(p.kind)) + " " + p.path + ":" + std::to_string(p.start_line + 1) + "-" +

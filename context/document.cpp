@@ -20,6 +20,54 @@ TSPoint advance(TSPoint at, std::string_view s) {
   return at;
 }
 
+// The bytes the tree has not seen after replacing [start, old_end) by new_len bytes, given those
+// it had not seen before: the old span moved through the edit, joined with the new text.
+ByteSpan extend_unparsed(std::optional<ByteSpan> before, uint32_t start, uint32_t old_end, uint32_t new_len) {
+  const uint32_t new_end = start + new_len;
+  ByteSpan out{start, new_end};
+  if (before) {
+    const auto map = [&](uint32_t b) {
+      if (b < start) return b;
+      if (b >= old_end) return b - old_end + new_end;
+      return new_end;
+    };
+    out.start = std::min(out.start, map(before->start));
+    out.end = std::max(out.end, map(before->end));
+  }
+  return out;
+}
+
+struct StringInput {
+  const char* data;
+  uint32_t size;
+};
+const char* read_string(void* payload, uint32_t byte, TSPoint, uint32_t* bytes_read) {
+  const auto* in = static_cast<const StringInput*>(payload);
+  if (byte >= in->size) {
+    *bytes_read = 0;
+    return "";
+  }
+  *bytes_read = in->size - byte;
+  return in->data + byte;
+}
+
+using Clock = std::chrono::steady_clock;
+bool past_deadline(TSParseState* state) { return Clock::now() >= *static_cast<const Clock::time_point*>(state->payload); }
+bool cancelled(TSParseState* state) { return static_cast<const std::atomic<bool>*>(state->payload)->load(); }
+
+// One parse: to the end (limit zero) or until `limit` has passed, when it returns null. An
+// interrupted parse is dropped (ts_parser_reset), never resumed.
+TreePtr parse_for(TSParser* parser, const TSTree* old_tree, std::string_view text, std::chrono::microseconds limit) {
+  StringInput in{text.data(), static_cast<uint32_t>(text.size())};
+  const TSInput input{&in, &read_string, TSInputEncodingUTF8, nullptr};
+  if (limit.count() <= 0) return TreePtr(ts_parser_parse(parser, old_tree, input));
+  Clock::time_point deadline = Clock::now() + limit;
+  TSParseOptions options{&deadline, &past_deadline};
+  TreePtr tree(ts_parser_parse_with_options(parser, old_tree, input, options));
+  if (!tree) ts_parser_reset(parser);
+  return tree;
+}
+
 uint32_t char_floor(std::string_view text, uint32_t byte) {
   byte = std::min<uint32_t>(byte, static_cast<uint32_t>(text.size()));
   while (byte > 0 && byte < text.size() && (static_cast<unsigned char>(text[byte]) & 0xC0) == 0x80) --byte;
@@ -86,9 +134,10 @@ Snapshot::Snapshot(std::string path, const Language* language, std::string text,
   }
 }
 
-Snapshot::Snapshot(std::string path, const Language* language, std::string text, int64_t version, TreePtr tree)
+Snapshot::Snapshot(std::string path, const Language* language, std::string text, int64_t version, TreePtr tree,
+                   std::optional<ByteSpan> unparsed)
     : path_(std::move(path)), language_(language), version_(version), text_(std::move(text)), lines_(text_),
-      tree_(std::move(tree)) {}
+      tree_(std::move(tree)), unparsed_(unparsed) {}
 
 TSNode Snapshot::root() const { return tree_ ? ts_tree_root_node(tree_.get()) : TSNode{}; }
 
@@ -121,15 +170,68 @@ const SnapshotSymbols& Snapshot::symbols() const {
   return *symbols_;
 }
 
-Document::Document(std::string path, const Language* language, std::string text, int64_t version)
-    : parser_(ts_parser_new()) {
-  const std::string clean = sanitize_utf8(text);
-  TreePtr tree = parse_text(parser_.get(), language, clean, nullptr);
-  current_ = std::make_shared<Snapshot>(std::move(path), language, clean, version, std::move(tree));
+Document::Document(std::string path, const Language* language, std::string text, int64_t version,
+                   std::chrono::microseconds parse_time_cap)
+    : parser_(ts_parser_new()), parse_time_cap_(parse_time_cap) {
+  std::string clean = sanitize_utf8(text);
+  // A placeholder predecessor (no tree) gives reparse the path and language; no cap yet.
+  const Snapshot empty(path, language, std::string(), version, nullptr);
+  parse_time_cap_ = std::chrono::microseconds{0};
+  reparse(empty, std::move(clean), nullptr, version, std::nullopt);
+  parse_time_cap_ = parse_time_cap;
+}
+
+void Document::reparse(const Snapshot& cur, std::string text, TreePtr edited, int64_t version,
+                       std::optional<ByteSpan> unparsed) {
+  const Language* lang = cur.language();
+  bool can_parse = lang && text.size() <= kMaxParsedBytes;
+  if (can_parse && ts_parser_language(parser_.get()) != lang->grammar()) {
+    can_parse = ts_parser_set_language(parser_.get(), lang->grammar());
+    edited.reset();
+  }
+  if (!can_parse) {
+    current_ = std::make_shared<Snapshot>(cur.path(), lang, std::move(text), version, nullptr);
+    return;
+  }
+  TreePtr next = parse_for(parser_.get(), edited.get(), text, parse_time_cap_);
+  if (next) {
+    current_ = std::make_shared<Snapshot>(cur.path(), lang, std::move(text), version, std::move(next));
+    return;
+  }
+  current_ = std::make_shared<Snapshot>(cur.path(), lang, std::move(text), version, std::move(edited),
+                                        unparsed.value_or(ByteSpan{}));
+}
+
+TreePtr Document::parse_to_end(TSParser* parser, const Snapshot& stale, const std::atomic<bool>* cancel) {
+  const Language* lang = stale.language();
+  if (!lang || !parser || stale.text().size() > kMaxParsedBytes) return nullptr;
+  if (ts_parser_language(parser) != lang->grammar() && !ts_parser_set_language(parser, lang->grammar())) return nullptr;
+  const TreePtr old = stale.copy_tree();  // a private copy: the snapshot's tree is shared
+  StringInput in{stale.text().data(), static_cast<uint32_t>(stale.text().size())};
+  const TSInput input{&in, &read_string, TSInputEncodingUTF8, nullptr};
+  if (!cancel) return TreePtr(ts_parser_parse(parser, old.get(), input));
+  TSParseOptions options{const_cast<std::atomic<bool>*>(cancel), &cancelled};
+  TreePtr tree(ts_parser_parse_with_options(parser, old.get(), input, options));
+  if (!tree) ts_parser_reset(parser);
+  return tree;
+}
+
+bool Document::install_parse(const SnapshotPtr& parsed, TreePtr tree) {
+  if (!tree || parsed != current_ || !current_->tree_stale()) return false;
+  const Snapshot& cur = *current_;
+  current_ = std::make_shared<Snapshot>(cur.path(), cur.language(), cur.text(), cur.version(), std::move(tree));
+  return true;
+}
+
+void Document::finish_parse() {
+  if (!parse_pending()) return;
+  const SnapshotPtr cur = current_;
+  install_parse(cur, parse_to_end(parser_.get(), *cur));
 }
 
 void Document::edit_bytes(std::string& text, TreePtr& tree, uint32_t start, uint32_t end, std::string_view repl,
-                          const LineIndex* index) {
+                          const LineIndex* index, std::optional<ByteSpan>& unparsed) {
+  unparsed = extend_unparsed(unparsed, start, end, static_cast<uint32_t>(repl.size()));
   if (tree) {
     // Points are computed on the text before the edit (start/old end) and after (new end).
     const LineIndex own = index ? LineIndex() : LineIndex(text);
@@ -150,12 +252,15 @@ Status Document::apply(std::span<const TextChange> changes, PositionEncoding enc
   const Snapshot& cur = *current_;
   std::string text = cur.text();
   TreePtr tree = cur.copy_tree();
+  // Bytes the resulting tree will not have seen if the reparse is cut short.
+  std::optional<ByteSpan> unparsed = cur.unparsed();
   for (size_t i = 0; i < changes.size(); ++i) {
     const TextChange& c = changes[i];
     const std::string repl = sanitize_utf8(c.text);
     if (!c.range) {
       text = repl;
       tree.reset();
+      unparsed = ByteSpan{0, static_cast<uint32_t>(text.size())};
       continue;
     }
     const LineIndex lines(text);
@@ -165,10 +270,9 @@ Status Document::apply(std::span<const TextChange> changes, PositionEncoding enc
                              std::to_string(c.range->end.line) + ":" + std::to_string(c.range->end.character) +
                              ") is before its start (" + std::to_string(c.range->start.line) + ":" +
                              std::to_string(c.range->start.character) + ")");
-    edit_bytes(text, tree, s, e, repl, &lines);
+    edit_bytes(text, tree, s, e, repl, &lines, unparsed);
   }
-  TreePtr next = parse_text(parser_.get(), cur.language(), text, tree.get());
-  current_ = std::make_shared<Snapshot>(cur.path(), cur.language(), std::move(text), version, std::move(next));
+  reparse(cur, std::move(text), std::move(tree), version, unparsed);
   return Status::success();
 }
 
@@ -180,9 +284,9 @@ Status Document::apply_bytes(uint32_t start_byte, uint32_t end_byte, std::string
     return Status::failure("edit of " + cur.path() + ": end byte " + std::to_string(end_byte) +
                            " is before start byte " + std::to_string(start_byte));
   TreePtr tree = cur.copy_tree();
-  edit_bytes(text, tree, s, e, sanitize_utf8(new_text), nullptr);
-  TreePtr next = parse_text(parser_.get(), cur.language(), text, tree.get());
-  current_ = std::make_shared<Snapshot>(cur.path(), cur.language(), std::move(text), version, std::move(next));
+  std::optional<ByteSpan> unparsed = cur.unparsed();
+  edit_bytes(text, tree, s, e, sanitize_utf8(new_text), nullptr, unparsed);
+  reparse(cur, std::move(text), std::move(tree), version, unparsed);
   return Status::success();
 }
 

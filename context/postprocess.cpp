@@ -57,7 +57,7 @@ size_t count_errors(TSNode n) {
 StreamingStopper::StreamingStopper(const Snapshot& doc, uint32_t cursor_byte, const PostprocessOptions& options)
     : max_lines_(std::max<uint32_t>(1, options.max_lines)) {
   const LineIndex& lines = doc.lines();
-  cursor_byte = std::min<uint32_t>(cursor_byte, static_cast<uint32_t>(doc.text().size()));
+  cursor_byte = lines.clamp(cursor_byte);
   const uint32_t line = lines.line_of(cursor_byte);
   const std::string_view lt = lines.line_text(line);
   const uint32_t col = std::min<uint32_t>(cursor_byte - lines.line_start(line), static_cast<uint32_t>(lt.size()));
@@ -184,9 +184,7 @@ ProcessedCompletion postprocess_completion(const Snapshot& doc, uint32_t cursor_
                                            const PostprocessOptions& options) {
   ProcessedCompletion out;
   const std::string& text = doc.text();
-  cursor_byte = std::min<uint32_t>(cursor_byte, static_cast<uint32_t>(text.size()));
-  while (cursor_byte > 0 && cursor_byte < text.size() && (static_cast<unsigned char>(text[cursor_byte]) & 0xC0) == 0x80)
-    --cursor_byte;
+  cursor_byte = doc.lines().clamp(cursor_byte);  // character start, never inside a CRLF
   std::string c = sanitize_utf8(completion);
   // CRLF documents: the model may produce either; compare and splice with "\n" then restore.
   c.erase(std::remove(c.begin(), c.end(), '\r'), c.end());
@@ -254,12 +252,25 @@ ProcessedCompletion postprocess_completion(const Snapshot& doc, uint32_t cursor_
   }
 
   // 5. parse check.
-  if (options.check_parse && doc.tree() && doc.language() && !c.empty()) {
+  if (options.check_parse && doc.tree() && !doc.tree_stale() && doc.language() && !c.empty()) {
     out.parse_checked = true;
     const bool crlf = lines.line_count() > 1 && lines.line_end(0) + 1 < text.size() && text[lines.line_end(0)] == '\r';
     const size_t base = count_errors(doc.root());
     ParserPtr parser(ts_parser_new());
+    bool exhausted = !ts_parser_set_language(parser.get(), doc.language()->grammar());
+    // The budget, counted in tree-sitter progress checks (one per 100 parser operations), is
+    // shared by all the reparses of the check: deterministic, unlike a clock.
+    struct Budget {
+      uint64_t left;
+      static bool spent(TSParseState* state) {
+        Budget* b = static_cast<Budget*>(state->payload);
+        if (b->left == 0) return true;
+        --b->left;
+        return false;
+      }
+    } budget{options.parse_check_budget};
     auto errors_with = [&](std::string_view piece) {
+      if (exhausted) return base;
       std::string insert(piece);
       if (crlf) {
         std::string t;
@@ -284,11 +295,30 @@ ProcessedCompletion postprocess_completion(const Snapshot& doc, uint32_t cursor_
                     {p.row, p.column}, end};
       ts_tree_edit(tree.get(), &e);
       std::string spliced = text.substr(0, cursor_byte) + insert + text.substr(cursor_byte);
-      TreePtr next = parse_text(parser.get(), doc.language(), spliced, tree.get());
-      return next ? count_errors(ts_tree_root_node(next.get())) : base;
+      if (spliced.size() > kMaxParsedBytes) {
+        exhausted = true;
+        return base;
+      }
+      struct Input {
+        const std::string* s;
+        static const char* read(void* payload, uint32_t byte, TSPoint, uint32_t* n) {
+          const std::string& t = *static_cast<Input*>(payload)->s;
+          *n = byte < t.size() ? static_cast<uint32_t>(t.size()) - byte : 0;
+          return byte < t.size() ? t.data() + byte : "";
+        }
+      } input_state{&spliced};
+      const TSInput input{&input_state, &Input::read, TSInputEncodingUTF8, nullptr};
+      TreePtr next(ts_parser_parse_with_options(parser.get(), tree.get(), input, TSParseOptions{&budget, &Budget::spent}));
+      if (!next) {  // the budget ran out: no verdict
+        ts_parser_reset(parser.get());
+        exhausted = true;
+        return base;
+      }
+      return count_errors(ts_tree_root_node(next.get()));
     };
     const size_t full = errors_with(c);
-    if (full > 0) {
+    if (exhausted) out.parse_checked = false;  // no verdict within the budget: keep c
+    if (full > 0 && !exhausted) {
       // Candidate cuts, longest first: line ends, then word/punctuation boundaries of the first
       // line. Keep the longest candidate with the fewest errors; nothing when even that adds
       // errors to the document.
@@ -312,7 +342,10 @@ ProcessedCompletion postprocess_completion(const Snapshot& doc, uint32_t cursor_
           if (e == 0) break;
         }
       }
-      if (best_errors > base) {
+      if (exhausted) {
+        // No verdict within the budget: keep the completion as the line rules left it.
+        out.parse_checked = false;
+      } else if (best_errors > base) {
         c.clear();
         out.stop_reason = "parse errors";
       } else if (best != c) {

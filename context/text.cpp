@@ -177,6 +177,13 @@ Position LineIndex::position(uint32_t byte, PositionEncoding enc) const {
   return Position{line, units};
 }
 
+uint32_t LineIndex::clamp(uint32_t byte) const {
+  byte = std::min<uint32_t>(byte, static_cast<uint32_t>(text_.size()));
+  while (byte > 0 && byte < text_.size() && (static_cast<unsigned char>(text_[byte]) & 0xC0) == 0x80) --byte;
+  const uint32_t line = line_of(byte);
+  return std::min(byte, line_end(line));
+}
+
 ByteRowColumn LineIndex::point(uint32_t byte) const {
   byte = std::min<uint32_t>(byte, static_cast<uint32_t>(text_.size()));
   if (!has_lone_cr_) {

@@ -3,6 +3,7 @@
 #include "gitignore.h"
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -37,6 +38,26 @@ bool skip_dir_name(std::string_view name) {
 
 }  // namespace
 
+struct Workspace::OpenDocument {
+  template <class... A>
+  explicit OpenDocument(A&&... args) : doc(std::forward<A>(args)...), published(doc.snapshot()) {}
+  std::mutex edit_mutex;             // serializes edits and installing background parses
+  std::atomic<bool> edited{false};   // set by each edit: a background parse of an older text stops
+  Document doc;
+  mutable std::mutex published_mutex;
+  SnapshotPtr published;  // doc.snapshot(), readable without edit_mutex
+
+  void publish() {
+    SnapshotPtr s = doc.snapshot();
+    std::lock_guard<std::mutex> lock(published_mutex);
+    published = std::move(s);
+  }
+  SnapshotPtr get() const {
+    std::lock_guard<std::mutex> lock(published_mutex);
+    return published;
+  }
+};
+
 Workspace::Workspace(WorkspaceOptions options) : options_(options) {}
 
 Workspace::~Workspace() {
@@ -46,22 +67,47 @@ Workspace::~Workspace() {
   }
   index_cv_.notify_all();
   if (worker_.joinable()) worker_.join();
+  {
+    std::lock_guard<std::mutex> lock(parse_mutex_);
+    parse_stop_ = true;
+  }
+  {
+    std::lock_guard<std::mutex> lock(docs_mutex_);
+    for (auto& [path, doc] : docs_) doc->edited = true;  // stops a running background parse
+  }
+  parse_cv_.notify_all();
+  if (parse_worker_.joinable()) parse_worker_.join();
+}
+
+std::shared_ptr<Workspace::OpenDocument> Workspace::find_open(const std::string& path) const {
+  std::lock_guard<std::mutex> lock(docs_mutex_);
+  const auto it = docs_.find(path);
+  return it == docs_.end() ? nullptr : it->second;
 }
 
 void Workspace::open(const std::string& path, std::string_view language_id, std::string text, int64_t version) {
   const Language* lang = language_by_id(language_id);
   if (!lang) lang = language_for_path(path);
-  auto doc = std::make_unique<Document>(path, lang, std::move(text), version);
-  std::lock_guard<std::mutex> lock(docs_mutex_);
-  docs_[path] = std::move(doc);
+  auto doc = std::make_shared<OpenDocument>(path, lang, std::move(text), version, options_.parse_time_cap);
+  std::lock_guard<std::mutex> edit(doc->edit_mutex);
+  {
+    std::lock_guard<std::mutex> lock(docs_mutex_);
+    docs_[path] = doc;
+  }
+  if (doc->doc.parse_pending()) schedule_parse(path);
 }
 
 Status Workspace::change(const std::string& path, std::span<const TextChange> changes, PositionEncoding encoding,
                          int64_t version) {
-  std::lock_guard<std::mutex> lock(docs_mutex_);
-  const auto it = docs_.find(path);
-  if (it == docs_.end()) return Status::failure("change of " + path + ": the document is not open");
-  return it->second->apply(changes, encoding, version);
+  const std::shared_ptr<OpenDocument> doc = find_open(path);
+  if (!doc) return Status::failure("change of " + path + ": the document is not open");
+  doc->edited = true;  // a background parse of the previous text is useless now
+  std::lock_guard<std::mutex> edit(doc->edit_mutex);
+  Status status = doc->doc.apply(changes, encoding, version);
+  doc->edited = true;  // also when the parser took the previous snapshot just before the lock
+  doc->publish();
+  if (doc->doc.parse_pending()) schedule_parse(path);
+  return status;
 }
 
 void Workspace::close(const std::string& path) {
@@ -70,17 +116,67 @@ void Workspace::close(const std::string& path) {
 }
 
 SnapshotPtr Workspace::snapshot(const std::string& path) const {
-  std::lock_guard<std::mutex> lock(docs_mutex_);
-  const auto it = docs_.find(path);
-  return it == docs_.end() ? nullptr : it->second->snapshot();
+  const std::shared_ptr<OpenDocument> doc = find_open(path);
+  return doc ? doc->get() : nullptr;
 }
 
 std::vector<SnapshotPtr> Workspace::open_snapshots() const {
   std::lock_guard<std::mutex> lock(docs_mutex_);
   std::vector<SnapshotPtr> out;
   out.reserve(docs_.size());
-  for (const auto& [path, doc] : docs_) out.push_back(doc->snapshot());
+  for (const auto& [path, doc] : docs_) out.push_back(doc->get());
   return out;
+}
+
+void Workspace::schedule_parse(const std::string& path) {
+  std::lock_guard<std::mutex> lock(parse_mutex_);
+  parse_queue_.insert(path);
+  if (!parse_worker_.joinable()) parse_worker_ = std::thread([this] { parse_loop(); });
+  parse_cv_.notify_all();
+}
+
+void Workspace::parse_loop() {
+  ParserPtr parser(ts_parser_new());
+  for (;;) {
+    std::string path;
+    {
+      std::unique_lock<std::mutex> lock(parse_mutex_);
+      parse_cv_.wait(lock, [this] { return parse_stop_ || !parse_queue_.empty(); });
+      if (parse_stop_) return;
+      auto it = parse_queue_.upper_bound(parse_last_);  // round robin among documents
+      if (it == parse_queue_.end()) it = parse_queue_.begin();
+      path = *it;
+      parse_last_ = path;
+    }
+    const std::shared_ptr<OpenDocument> doc = find_open(path);
+    SnapshotPtr stale;
+    if (doc) {
+      std::lock_guard<std::mutex> edit(doc->edit_mutex);
+      if (doc->doc.parse_pending()) {
+        stale = doc->doc.snapshot();
+        doc->edited = false;
+      }
+    }
+    // The parse runs without any lock; an edit meanwhile (or the destructor) stops it.
+    TreePtr tree = stale ? Document::parse_to_end(parser.get(), *stale, &doc->edited) : nullptr;
+    bool done = true;
+    if (doc) {
+      std::lock_guard<std::mutex> edit(doc->edit_mutex);
+      if (tree && doc->doc.install_parse(stale, std::move(tree))) doc->publish();
+      done = !doc->doc.parse_pending();
+      std::lock_guard<std::mutex> lock(parse_mutex_);
+      if (done) parse_queue_.erase(path);
+    } else {
+      std::lock_guard<std::mutex> lock(parse_mutex_);
+      parse_queue_.erase(path);  // closed
+    }
+    parse_cv_.notify_all();
+  }
+}
+
+void Workspace::wait_parsed() const {
+  std::unique_lock<std::mutex> lock(parse_mutex_);
+  parse_cv_.wait(lock, [this] { return parse_stop_ || parse_queue_.empty(); });
 }
 
 void Workspace::add_folder(const std::string& root) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <random>
 #include <string>
 #include <vector>
@@ -102,6 +103,34 @@ TEST(Text, PositionsOnCrlfTabsAndAstralCharacters) {
       EXPECT_EQ(li.position(b, enc), naive_position(t, b, enc)) << b;
 }
 
+// A byte inside a line terminator (between "\r" and "\n") is not a place a cursor can be: clamp
+// moves it before the "\r"; every other character start stays where it is. LF, CRLF, lone CR
+// and mixed documents.
+TEST(Text, ClampMovesOutOfLineTerminators) {
+  for (const std::string& t : {std::string("ab\ncd\n\nef"), std::string("ab\r\ncd\r\n\r\nef\r\n"),
+                              std::string("ab\rcd\r\ref\r"), std::string("a\r\n\rb\n\r\r\nc\xC3\xA9\r\n")}) {
+    const LineIndex li(t);
+    for (uint32_t b = 0; b <= t.size() + 3; ++b) {
+      const uint32_t c = li.clamp(b);
+      SCOPED_TRACE("byte " + std::to_string(b));
+      const uint32_t in_text = std::min<uint32_t>(b, static_cast<uint32_t>(t.size()));
+      const bool inside_crlf = in_text > 0 && in_text < t.size() && t[in_text - 1] == '\r' && t[in_text] == '\n';
+      const bool continuation = in_text < t.size() && (static_cast<unsigned char>(t[in_text]) & 0xC0) == 0x80;
+      if (inside_crlf) {
+        EXPECT_EQ(c, in_text - 1);
+      } else if (!continuation) {
+        EXPECT_EQ(c, in_text);
+      }
+      // the clamped offset is the end of its line at most, and names the same LSP position
+      EXPECT_LE(c, li.line_end(li.line_of(c)));
+      for (auto enc : {PositionEncoding::utf8, PositionEncoding::utf16}) {
+        EXPECT_EQ(li.position(c, enc), li.position(in_text, enc));
+        EXPECT_EQ(li.offset(li.position(c, enc), enc), c);
+      }
+    }
+  }
+}
+
 TEST(Document, IncrementalEditsMatchAFreshParse) {
   const Language* py = language_by_id("python");
   Document doc("m.py", py, "def f(a):\n    return a\n", 1);
@@ -138,10 +167,17 @@ TEST(Document, SnapshotsAreImmutable) {
 
 // Thousands of random edits, applied incrementally through UTF-16 LSP ranges, give the same
 // text as a naive model, the same tree as a fresh parse, and consistent positions.
-void random_edits(const char* language_id, const std::string& seed_text, int n_edits, uint32_t seed) {
+// With a parse time cap (capped = true) the reparse of many edits is cut short (a 1 us cap) and
+// left pending; some edits are made while a parse is pending (the stale tree then carries several
+// edits), some after finishing it. The finished tree must equal a fresh parse all the same, and a
+// stale snapshot's tree must span the new text.
+void random_edits(const char* language_id, const std::string& seed_text, int n_edits, uint32_t seed,
+                  bool capped = false) {
   const Language* lang = language_by_id(language_id);
   ASSERT_NE(lang, nullptr);
   Document doc("r", lang, seed_text, 0);
+  doc.set_parse_time_cap(std::chrono::microseconds(capped ? 1 : 0));
+  int stale_seen = 0;
   std::string model = seed_text;
   std::mt19937 rng(seed);
   const std::vector<std::string> pieces = {"a", "x1", " ", "\t", "\n", "\r\n", "\r", "(", ")", "{", "}", "[", "]", ";",
@@ -165,7 +201,23 @@ void random_edits(const char* language_id, const std::string& seed_text, int n_e
     std::vector<TextChange> ch{{Range{pa, pb}, ins}};
     ASSERT_TRUE(doc.apply(ch, enc, k + 1).ok());
     ASSERT_EQ(doc.current().text(), model) << "edit " << k;
+    ASSERT_EQ(doc.parse_pending(), doc.current().tree_stale());
+    if (doc.current().tree_stale()) {
+      ++stale_seen;
+      const ByteSpan u = *doc.current().unparsed();
+      ASSERT_LE(u.start, u.end);
+      ASSERT_LE(u.end, model.size());
+      ASSERT_LE(u.start, ba);  // the edit is inside the unparsed bytes
+      ASSERT_GE(u.end, ba + sanitize_utf8(ins).size());
+      if (doc.current().tree()) {
+        ASSERT_EQ(ts_node_end_byte(doc.current().root()), model.size());
+      }
+    }
+    if (capped && rng() % 3 == 0) doc.finish_parse();
     if (k % 5 == 0 || k + 1 == n_edits) {
+      doc.finish_parse();
+      ASSERT_FALSE(doc.current().tree_stale());
+      ASSERT_EQ(doc.current().version(), k + 1);
       TreePtr fresh = parse_text(parser.get(), lang, model, nullptr);
       ASSERT_EQ(tree_sexp(doc.current().tree()), tree_sexp(fresh.get())) << "edit " << k << " text:\n" << model;
       const LineIndex& l2 = doc.current().lines();
@@ -180,6 +232,9 @@ void random_edits(const char* language_id, const std::string& seed_text, int n_e
         }
       }
     }
+  }
+  if (capped) {
+    EXPECT_GT(stale_seen, n_edits / 10) << "the cap should cut many reparses short";
   }
 }
 
@@ -198,6 +253,115 @@ TEST(Document, RandomEditsCpp) {
                "  return a / 2;  // signed\n}\n}  // namespace geo\n",
                2000, 2);
 }
+std::string repeated(const std::string& s, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += s;
+  return out;
+}
+TEST(Document, RandomEditsWithAParseTimeCapPython) {
+  random_edits("python",
+               repeated("import os\n\nclass Walker:\n    def __init__(self, root):\n        self.root = root\n\n"
+               "    def files(self):\n        for d, _, fs in os.walk(self.root):\n            for f in fs:\n"
+               "                yield os.path.join(d, f)\n", 8),
+               600, 4, true);
+}
+TEST(Document, RandomEditsWithAParseTimeCapCpp) {
+  random_edits("cpp",
+               repeated("#include <vector>\n\nnamespace geo {\nstruct Point { double x, y; };\n\n"
+               "double area(const std::vector<Point>& p) {\n  double a = 0;\n  for (size_t i = 0; i < p.size(); ++i) {\n"
+               "    const Point& q = p[(i + 1) % p.size()];\n    a += p[i].x * q.y - q.x * p[i].y;\n  }\n"
+               "  return a / 2;  // signed\n}\n}  // namespace geo\n", 8),
+               600, 5, true);
+}
+
+// Generated Python in the shape of real code: classes of methods with loops and conditions.
+std::string big_python(int n_classes) {
+  std::string s = "import os\nimport json\n\n\n";
+  for (int c = 0; c < n_classes; ++c) {
+    const std::string n = std::to_string(c);
+    s += "class Store" + n + ":\n    def __init__(self, root):\n        self.root = root\n        self.items = []\n\n";
+    for (int m = 0; m < 5; ++m) {
+      const std::string k = std::to_string(m);
+      s += "    def load_" + k + "(self, name, limit=10):\n        total = 0\n"
+           "        for i, item in enumerate(self.items):\n            if item.name == name and i < limit:\n"
+           "                total += len(item.data)\n            elif item.name is None:\n"
+           "                self.items.remove(item)\n        with open(os.path.join(self.root, name)) as f:\n"
+           "            json.dump({'total': total}, f)\n        return total\n\n";
+    }
+    s += "\n";
+  }
+  return s;
+}
+
+// A keystroke that breaks the syntax on a large file: with a cap the edit publishes the new text
+// with the previous tree moved to the new offsets (stale), keeps the parse pending, restarts it
+// on a further edit, and finishes it later to the same tree as a fresh parse.
+TEST(Document, CappedReparsePublishesAStaleTreeAndFinishesLater) {
+  const Language* py = language_by_id("python");
+  const std::string text = big_python(40);
+  Document doc("big.py", py, text, 1);  // no cap: the first parse completes
+  ASSERT_FALSE(doc.parse_pending());
+  ASSERT_FALSE(doc.current().tree_stale());
+  doc.set_parse_time_cap(std::chrono::microseconds(1));
+  const uint32_t at = static_cast<uint32_t>(text.find("):\n", text.size() / 2) + 2);  // after "def ...):"
+  const Position p = doc.current().lines().position(at, PositionEncoding::utf16);
+  const std::string before_sexp = tree_sexp(doc.current().tree());
+  std::vector<TextChange> ch{{Range{p, p}, "x"}};
+  ASSERT_TRUE(doc.apply(ch, PositionEncoding::utf16, 2).ok());
+  ASSERT_TRUE(doc.parse_pending());
+  const SnapshotPtr stale = doc.snapshot();
+  EXPECT_TRUE(stale->tree_stale());
+  EXPECT_EQ(stale->version(), 2);
+  EXPECT_EQ(stale->text(), text.substr(0, at) + "x" + text.substr(at));
+  EXPECT_EQ(stale->unparsed(), (ByteSpan{at, at + 1}));
+  ASSERT_NE(stale->tree(), nullptr);
+  EXPECT_EQ(tree_sexp(stale->tree()), before_sexp);  // the last complete tree...
+  EXPECT_EQ(ts_node_end_byte(stale->root()), stale->text().size());  // ...at the new offsets
+  // the last class still starts where its text now is
+  const uint32_t last_class = static_cast<uint32_t>(stale->text().rfind("class Store"));
+  EXPECT_EQ(ts_node_start_byte(ts_node_named_descendant_for_byte_range(stale->root(), last_class, last_class + 5)),
+            last_class);
+  // A second keystroke while the parse is pending: the parse restarts on the newest text.
+  const Position p2{p.line, p.character + 1};
+  std::vector<TextChange> ch2{{Range{p2, p2}, "y"}};
+  ASSERT_TRUE(doc.apply(ch2, PositionEncoding::utf16, 3).ok());
+  ASSERT_TRUE(doc.parse_pending());
+  EXPECT_EQ(doc.current().unparsed(), (ByteSpan{at, at + 2}));
+  // The full parse, elsewhere: a newer snapshot is never replaced by an older parse.
+  ParserPtr other(ts_parser_new());
+  EXPECT_FALSE(doc.install_parse(stale, Document::parse_to_end(other.get(), *stale)));
+  EXPECT_TRUE(doc.parse_pending());
+  const std::atomic<bool> cancel{true};
+  EXPECT_EQ(Document::parse_to_end(other.get(), doc.current(), &cancel), nullptr);  // cancelled
+  ASSERT_TRUE(doc.install_parse(doc.snapshot(), Document::parse_to_end(other.get(), doc.current())));
+  EXPECT_FALSE(doc.parse_pending());
+  const SnapshotPtr fresh = doc.snapshot();
+  EXPECT_FALSE(fresh->tree_stale());
+  EXPECT_EQ(fresh->version(), 3);
+  EXPECT_EQ(fresh->text(), text.substr(0, at) + "xy" + text.substr(at));
+  const Snapshot reference("big.py", py, fresh->text(), 3);
+  EXPECT_EQ(tree_sexp(fresh->tree()), tree_sexp(reference.tree()));
+  EXPECT_TRUE(stale->tree_stale());  // published snapshots never change
+  // Without a cap nothing is ever pending.
+  doc.set_parse_time_cap(std::chrono::microseconds(0));
+  std::vector<TextChange> ch3{{Range{p, p}, "z"}};
+  ASSERT_TRUE(doc.apply(ch3, PositionEncoding::utf16, 4).ok());
+  EXPECT_FALSE(doc.parse_pending());
+  EXPECT_FALSE(doc.current().tree_stale());
+  // The first parse is never capped; a full replacement is (no tree until it finishes).
+  Document opened("big.py", py, text, 1, std::chrono::microseconds(1));
+  EXPECT_FALSE(opened.parse_pending());
+  EXPECT_EQ(tree_sexp(opened.current().tree()), before_sexp);
+  std::vector<TextChange> whole{{std::nullopt, text + "\n"}};
+  ASSERT_TRUE(opened.apply(whole, PositionEncoding::utf16, 2).ok());
+  ASSERT_TRUE(opened.parse_pending());
+  EXPECT_EQ(opened.current().tree(), nullptr);
+  EXPECT_EQ(opened.current().unparsed(), (ByteSpan{0, static_cast<uint32_t>(text.size() + 1)}));
+  opened.finish_parse();
+  EXPECT_FALSE(opened.parse_pending());
+  EXPECT_EQ(tree_sexp(opened.current().tree()), before_sexp);
+}
+
 TEST(Document, RandomEditsTypeScript) {
   random_edits("typescriptreact",
                "import { useState } from 'react';\n\nexport function Counter({ start }: { start: number }) {\n"

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <test_support.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -94,6 +95,7 @@ TEST(CompletionContext, CounterIsUsedAndLayoutIsStableAcrossKeystrokes) {
   // Type "return": everything before the cursor line stays byte-identical (KV-cache reuse).
   std::vector<TextChange> typed{{Range{{15, 8}, {15, 8}}, "return"}};
   ASSERT_TRUE(ws.change("/p/request.py", typed, PositionEncoding::utf16, 2).ok());
+  ws.wait_parsed();  // on a loaded machine even this reparse may pass the cap: compare fresh trees
   const SnapshotPtr after = ws.snapshot("/p/request.py");
   const CompletionContext b = build_completion_context(ws, *after, static_cast<uint32_t>(kMain.size() + 6), o);
   ASSERT_EQ(a.cross_file.size(), b.cross_file.size());
@@ -112,6 +114,133 @@ TEST(CompletionContext, PlainTextAndOutOfRangeCursor) {
   EXPECT_EQ(c.prefix, "first line\nsecond line\nthird");
   EXPECT_EQ(c.suffix, "");
   EXPECT_EQ(c.language, "");
+}
+
+// Every cursor offset of documents with LF, CRLF, lone CR and mixed line endings: the window,
+// cursor and suffix stay in order, the suffix is the verbatim text after the cursor, and a cursor
+// between "\r" and "\n" is taken before the "\r" (the end of its line, as LSP clamps positions
+// inside a line terminator), giving the same context as that offset.
+TEST(CompletionContext, CursorInsideLineTerminators) {
+  WorkspaceOptions wo;
+  wo.background = false;
+  Workspace ws(wo);
+  const std::string body = "def area(w, h):\n    if w < 0:\n        return 0\n\n    return w * h\n";
+  const auto with_endings = [&](std::string_view eol) {
+    std::string out;
+    for (char ch : body) out += ch == '\n' ? std::string(eol) : std::string(1, ch);
+    return out;
+  };
+  const std::vector<std::pair<std::string, std::string>> docs = {
+      {"lf", with_endings("\n")}, {"crlf", with_endings("\r\n")}, {"cr", with_endings("\r")},
+      {"mixed", "def area(w, h):\r\n    if w < 0:\r        return 0\n\r\n    return w * h"}};
+  for (const auto& [name, text] : docs) {
+    for (const char* lang : {"python", "plaintext"}) {
+      const std::string path = "/t/" + name + (std::string(lang) == "python" ? ".py" : ".txt");
+      ws.open(path, lang, text, 1);
+      const SnapshotPtr snap = ws.snapshot(path);
+      for (uint32_t cursor = 0; cursor <= text.size(); ++cursor) {
+        for (int budget : {24, 1536}) {
+          SCOPED_TRACE(name + " " + lang + " cursor " + std::to_string(cursor) + " budget " + std::to_string(budget));
+          ContextOptions o;
+          o.budget_tokens = budget;
+          const CompletionContext c = build_completion_context(ws, *snap, cursor, o);
+          const bool inside_crlf = cursor > 0 && cursor < text.size() && text[cursor - 1] == '\r' && text[cursor] == '\n';
+          ASSERT_EQ(c.cursor_byte, inside_crlf ? cursor - 1 : cursor);
+          ASSERT_LE(c.window_start_byte, c.cursor_byte);
+          ASSERT_LE(c.cursor_byte, c.suffix_end_byte);
+          ASSERT_LE(c.suffix_end_byte, text.size());
+          EXPECT_EQ(c.suffix, text.substr(c.cursor_byte, c.suffix_end_byte - c.cursor_byte));
+          const std::string window = text.substr(c.window_start_byte, c.cursor_byte - c.window_start_byte);
+          ASSERT_GE(c.prefix.size(), window.size());
+          EXPECT_EQ(c.prefix.substr(c.prefix.size() - window.size()), window);
+          if (inside_crlf) {
+            const CompletionContext before = build_completion_context(ws, *snap, cursor - 1, o);
+            EXPECT_EQ(c.prefix, before.prefix);
+            EXPECT_EQ(c.suffix, before.suffix);
+          }
+          // post-processing agrees on where the cursor is: a completion ending the line is kept
+          if (inside_crlf && budget == 1536) {
+            EXPECT_EQ(postprocess_completion(*snap, cursor, "x").text,
+                      postprocess_completion(*snap, cursor - 1, "x").text);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Generated Python in the shape of real code, large enough that error recovery takes long.
+std::string big_python(int n_classes) {
+  std::string s = "import os\nfrom checksum import compute_checksum\n\n\n";
+  for (int c = 0; c < n_classes; ++c) {
+    const std::string n = std::to_string(c);
+    s += "class Store" + n + ":\n    def __init__(self, root):\n        self.root = root\n        self.items = []\n\n";
+    for (int m = 0; m < 5; ++m)
+      s += "    def load_" + std::to_string(m) + "(self, name, limit=10):\n        total = 0\n"
+           "        for i, item in enumerate(self.items):\n            if item.name == name and i < limit:\n"
+           "                total += len(item.data)\n        with open(os.path.join(self.root, name)) as f:\n"
+           "            f.write(str(total))\n        return total\n\n";
+  }
+  return s;
+}
+
+// A completion on a snapshot whose reparse was cut short by the cap never waits for the parse:
+// it is built from the stale tree, and the identifiers typed since the last complete parse are
+// read from the text, so their definitions in other files are still found.
+TEST(CompletionContext, StaleTreeReadsTheEditedBytesAsText) {
+  WorkspaceOptions wo;
+  wo.background = false;
+  Workspace ws(wo);
+  ws.open("/s/checksum.py", "python",
+          "def compute_checksum(data: bytes, seed: int = 0) -> int:\n    value = seed\n    for b in data:\n"
+          "        value = (value * 31 + b) & 0xFFFFFFFF\n    return value\n",
+          1);
+  const std::string text = big_python(30);
+  Document doc("/s/store.py", language_by_id("python"), text, 1);
+  doc.set_parse_time_cap(std::chrono::microseconds(1));
+  // Typed at the end of "total = 0" of a method in the middle: "; digest = compute_checksum(".
+  const uint32_t at = static_cast<uint32_t>(text.find("total = 0\n", text.size() / 2) + 9);
+  const std::string typed = "; digest = compute_checksum(";
+  ASSERT_TRUE(doc.apply_bytes(at, at, typed, 2).ok());
+  ASSERT_TRUE(doc.current().tree_stale()) << "the cap should cut this reparse short";
+  const uint32_t cursor = at + static_cast<uint32_t>(typed.size());
+  const CompletionContext c = build_completion_context(ws, doc.current(), cursor);
+  EXPECT_TRUE(c.tree_stale);
+  EXPECT_NE(describe_context(c).find("syntax tree: stale"), std::string::npos);
+  EXPECT_TRUE(c.prefix.ends_with("total = 0" + typed));
+  bool found = false;
+  for (const ContextPiece& p : c.pieces)
+    found = found || (p.kind == PieceKind::definition && p.text.find("def compute_checksum") != std::string::npos);
+  EXPECT_TRUE(found) << describe_context(c);
+  // The enclosing method's header is still found from the stale tree.
+  EXPECT_NE(c.prefix.find("def load_"), std::string::npos);
+  // Post-processing gives no parse verdict on a stale tree (its error count is not the text's).
+  EXPECT_FALSE(postprocess_completion(doc.current(), cursor, "b\"data\")").parse_checked);
+  // Once the parse is finished the same context is built from the fresh tree.
+  doc.finish_parse();
+  const CompletionContext fresh = build_completion_context(ws, doc.current(), cursor);
+  EXPECT_FALSE(fresh.tree_stale);
+  EXPECT_TRUE(fresh.prefix.ends_with("total = 0" + typed));
+}
+
+// The parse check is bounded by a work budget: when it runs out there is no verdict (the
+// completion is kept as the line rules left it), deterministically.
+TEST(PostProcess, ParseCheckIsBoundedByItsBudget) {
+  const std::string text = big_python(30);
+  const Snapshot doc("/s/store.py", language_by_id("python"), text, 1);
+  const uint32_t cursor = static_cast<uint32_t>(text.find("total = 0\n", text.size() / 2) + 9);
+  PostprocessOptions generous;
+  generous.parse_check_budget = 1u << 30;
+  const ProcessedCompletion checked = postprocess_completion(doc, cursor, " + * 2", generous);
+  EXPECT_TRUE(checked.parse_checked);
+  EXPECT_EQ(checked.stop_reason, "parse errors");
+  PostprocessOptions tiny;
+  tiny.parse_check_budget = 1;
+  const ProcessedCompletion unchecked = postprocess_completion(doc, cursor, " + * 2", tiny);
+  EXPECT_FALSE(unchecked.parse_checked);
+  EXPECT_EQ(unchecked.text, " + * 2");
+  // the default budget gives a verdict on this 1,000-line file
+  EXPECT_TRUE(postprocess_completion(doc, cursor, " + * 2").parse_checked);
 }
 
 TEST(PostProcess, CrlfDocumentsAndParseCheck) {

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <test_support.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -150,6 +151,47 @@ TEST(Workspace, ResolvesImportsAcrossLanguages) {
     EXPECT_EQ(ws.resolve_import(s, s.symbols().imports[c.import_index]), (root / c.expect).lexically_normal().string())
         << c.file << " import " << c.import_index;
   }
+}
+
+// With a tiny parse time cap every reparse of a breaking keystroke is finished by the
+// background thread: wait_parsed() returns once the published snapshot has a fresh tree of the
+// latest version, equal to a fresh parse; edits made meanwhile are never lost.
+TEST(Workspace, CappedReparsesFinishInTheBackground) {
+  WorkspaceOptions wo;
+  wo.background = false;
+  wo.parse_time_cap = std::chrono::microseconds(1);
+  Workspace ws(wo);
+  std::string text = "import os\n\n";
+  for (int c = 0; c < 30; ++c)
+    text += "class C" + std::to_string(c) + ":\n    def run(self, items):\n        total = 0\n"
+            "        for item in items:\n            total += len(item)\n        return total\n\n";
+  ws.open("/w/big.py", "python", text, 1);
+  ws.open("/w/other.py", "python", text, 1);
+  ws.wait_parsed();
+  EXPECT_FALSE(ws.snapshot("/w/big.py")->tree_stale());
+  std::string model = text;
+  uint32_t line = 20;
+  for (int k = 0; k < 6; ++k) {  // keystrokes at a line end that break and mend the syntax
+    const SnapshotPtr s = ws.snapshot("/w/big.py");
+    const uint32_t col = static_cast<uint32_t>(s->lines().line_text(line).size());
+    const std::string ins = k % 2 ? ")" : "(";
+    std::vector<TextChange> ch{{Range{{line, col}, {line, col}}, ins}};
+    ASSERT_TRUE(ws.change("/w/big.py", ch, PositionEncoding::utf16, k + 2).ok());
+    model.insert(s->lines().line_start(line) + col, ins);
+    EXPECT_EQ(ws.snapshot("/w/big.py")->text(), model);  // the new text is published at once
+    if (k == 2) ws.wait_parsed();
+    line += 7;
+  }
+  ws.wait_parsed();
+  const SnapshotPtr done = ws.snapshot("/w/big.py");
+  EXPECT_FALSE(done->tree_stale());
+  EXPECT_EQ(done->version(), 7);
+  EXPECT_EQ(done->text(), model);
+  const Snapshot reference("/w/big.py", language_by_id("python"), model, 7);
+  EXPECT_EQ(tree_sexp(done->tree()), tree_sexp(reference.tree()));
+  ws.close("/w/big.py");  // closing with nothing pending, and destroying the workspace, are clean
+  std::vector<TextChange> ch{{Range{{3, 0}, {3, 0}}, "def broken(:\n"}};
+  ASSERT_TRUE(ws.change("/w/other.py", ch, PositionEncoding::utf16, 2).ok());
 }
 
 }  // namespace

@@ -23,6 +23,9 @@
 // syntax-node starts: never inside a token, and preferably where a node starts whose parent
 // encloses the cursor (a sibling of the cursor's statement, function or class), so the window
 // opens on whole statements/definitions. Deterministic: same inputs, same output.
+// On a stale tree (the reparse of the last edit hit the parse time cap, Snapshot::tree_stale)
+// the builder never waits for the parse: it uses the last complete tree outside the edited bytes
+// and the text inside them (identifiers for definition lookup, line cuts for the window).
 #pragma once
 
 #include "rapide/context/document.h"
@@ -91,6 +94,8 @@ struct CompletionContext {
   uint32_t window_start_byte = 0;       // where the contiguous prefix window starts
   uint32_t suffix_end_byte = 0;         // where the suffix ends
   std::string comment_prefix;           // line comment token of the language ("//", "#", "--")
+  bool tree_stale = false;              // built on a stale tree (Snapshot::tree_stale): the edited
+                                        // bytes were read as text (identifiers, line cuts)
 };
 
 // Builds the context at a byte offset of a snapshot (clamped to the text, moved back to the start

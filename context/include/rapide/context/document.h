@@ -12,6 +12,18 @@
 //
 // Text from outside is sanitized: invalid UTF-8 becomes U+FFFD (never a crash). Documents
 // larger than kMaxParsedBytes keep their text but get no tree (features fall back to lines).
+//
+// Parse time cap: a keystroke that breaks the syntax can send tree-sitter into error recovery
+// that re-examines much of the file (15-90 ms measured on 10k-line files). A Document given a
+// parse_time_cap stops the reparse when the cap is reached and publishes a snapshot with the new
+// text and the last complete tree, edited to the new offsets (ts_tree_edit) but not reparsed:
+// Snapshot::tree_stale() is true and unparsed() says which bytes the tree has not seen. The
+// full reparse is then done elsewhere: parse_to_end() on any thread (the Workspace uses a
+// background thread), then install_parse() publishes a fresh snapshot of the same version, or
+// finish_parse() does both here. An edit that comes first makes a newer stale snapshot (the
+// stale tree edited again), whose parse starts over. Interrupted parses are never resumed (a
+// resumed tree-sitter parse can recover from errors differently from an uninterrupted one):
+// every tree a snapshot publishes equals an uninterrupted incremental parse, deterministically.
 #pragma once
 
 #include "rapide/context/languages.h"
@@ -21,6 +33,8 @@
 
 #include <tree_sitter/api.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -55,12 +69,20 @@ struct SnapshotSymbols {
 std::vector<uint64_t> token_set(std::string_view text);
 double jaccard(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b);
 
+// A byte range [start, end) of a text.
+struct ByteSpan {
+  uint32_t start = 0, end = 0;
+  friend bool operator==(const ByteSpan&, const ByteSpan&) = default;
+};
+
 class Snapshot {
  public:
   // Parses text from scratch. language may be null (plain text: no tree).
   Snapshot(std::string path, const Language* language, std::string text, int64_t version);
-  // Internal: the successor of an edited snapshot (tree already reparsed). Use Document.
-  Snapshot(std::string path, const Language* language, std::string text, int64_t version, TreePtr tree);
+  // Internal: the successor of an edited snapshot (tree already reparsed, or, with `unparsed`,
+  // the previous tree edited but not reparsed). Use Document.
+  Snapshot(std::string path, const Language* language, std::string text, int64_t version, TreePtr tree,
+           std::optional<ByteSpan> unparsed = std::nullopt);
   Snapshot(const Snapshot&) = delete;
   Snapshot& operator=(const Snapshot&) = delete;
 
@@ -70,6 +92,11 @@ class Snapshot {
   const std::string& text() const { return text_; }
   const LineIndex& lines() const { return lines_; }
   const TSTree* tree() const { return tree_.get(); }  // null: no grammar or too large
+  // True when the tree is the last complete parse moved to this text's offsets, not a parse of
+  // this text (see the parse time cap above). Outside unparsed() node positions and kinds are
+  // right; inside, the tree does not describe the text (features use the text there).
+  bool tree_stale() const { return unparsed_.has_value(); }
+  std::optional<ByteSpan> unparsed() const { return unparsed_; }
   TSNode root() const;                                 // null node when no tree
   TreePtr copy_tree() const;                           // ts_tree_copy, null when no tree
   bool has_parse_errors() const;
@@ -84,6 +111,7 @@ class Snapshot {
   std::string text_;
   LineIndex lines_;
   TreePtr tree_;
+  std::optional<ByteSpan> unparsed_;
   mutable std::once_flag symbols_once_;
   mutable std::unique_ptr<SnapshotSymbols> symbols_;
 };
@@ -97,7 +125,10 @@ struct TextChange {
 
 class Document {
  public:
-  Document(std::string path, const Language* language, std::string text, int64_t version);
+  // parse_time_cap: zero parses to the end on every edit; otherwise see the top of this file.
+  // The first parse (here) is never capped: a document always starts with a complete tree.
+  Document(std::string path, const Language* language, std::string text, int64_t version,
+           std::chrono::microseconds parse_time_cap = std::chrono::microseconds{0});
 
   // Applies changes in order (LSP didChange semantics), each as ts_tree_edit + incremental
   // reparse. A range whose positions do not exist (past the end of a line or of the text) is
@@ -112,13 +143,30 @@ class Document {
   SnapshotPtr snapshot() const { return current_; }
   const Snapshot& current() const { return *current_; }
 
+  void set_parse_time_cap(std::chrono::microseconds cap) { parse_time_cap_ = cap; }
+  // True while the current snapshot's reparse was cut short by the cap (tree_stale()).
+  bool parse_pending() const { return current_->tree_stale(); }
+  // Parses a stale snapshot's text to the end from its stale tree, with the caller's parser
+  // (any language; set here). Thread-safe (reads only the immutable snapshot). Returns null when
+  // `cancel` (optional) becomes true first.
+  static TreePtr parse_to_end(TSParser* parser, const Snapshot& stale, const std::atomic<bool>* cancel = nullptr);
+  // Makes `tree` (parse_to_end of `parsed`) current when `parsed` is still the current snapshot:
+  // a new snapshot with the same text and version and that tree. Returns whether it did.
+  bool install_parse(const SnapshotPtr& parsed, TreePtr tree);
+  // parse_to_end + install_parse of the current snapshot, on this thread.
+  void finish_parse();
+
  private:
   // index: a LineIndex of `text` as it is before the edit (built here when null).
   void edit_bytes(std::string& text, TreePtr& tree, uint32_t start, uint32_t end, std::string_view repl,
-                  const LineIndex* index);
+                  const LineIndex* index, std::optional<ByteSpan>& unparsed);
+  // Parses `text` from the edited tree within the cap and makes it the current snapshot.
+  void reparse(const Snapshot& cur, std::string text, TreePtr edited, int64_t version,
+               std::optional<ByteSpan> unparsed);
 
   SnapshotPtr current_;
   ParserPtr parser_;
+  std::chrono::microseconds parse_time_cap_{0};
 };
 
 // Parses text with a language (helper shared by Snapshot and the workspace indexer).

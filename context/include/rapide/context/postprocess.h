@@ -16,7 +16,9 @@
 //      (incrementally). When the result has ERROR/MISSING nodes, shorter prefixes of the
 //      completion (cut at line ends, then at word/punctuation boundaries of its first line) are
 //      tried and the longest one with the fewest errors is kept; when even that has more errors
-//      than the document without the completion, the completion is dropped (empty).
+//      than the document without the completion, the completion is dropped (empty). Skipped on
+//      a stale tree (Snapshot::tree_stale: the reparse of the last edit is still running) and
+//      bounded by parse_check_budget.
 // Deterministic; never fails (bad inputs give an empty completion with a reason).
 #pragma once
 
@@ -31,6 +33,11 @@ namespace rapide::context {
 struct PostprocessOptions {
   uint32_t max_lines = 16;
   bool check_parse = true;
+  // Work allowed for all the reparses of the parse check together, in tree-sitter progress
+  // checks (100 parser operations each; a clean incremental reparse of a 10k-line file takes
+  // tens, error recovery thousands). When it runs out the check gives no verdict: the completion
+  // is kept as the line rules left it and parse_checked is false. Deterministic (no clock).
+  uint64_t parse_check_budget = 2000;
 };
 
 struct ProcessedCompletion {
@@ -40,6 +47,8 @@ struct ProcessedCompletion {
   bool parse_checked = false;
 };
 
+// cursor_byte is clamped with LineIndex::clamp (into the text, to a character start, out of a
+// CRLF: a cursor between "\r" and "\n" means the end of that line), like the context builder.
 ProcessedCompletion postprocess_completion(const Snapshot& doc, uint32_t cursor_byte, std::string_view completion,
                                            const PostprocessOptions& options = {});
 

@@ -68,6 +68,11 @@ class LineIndex {
   Position position(uint32_t byte, PositionEncoding enc) const;
   // tree-sitter point of a byte offset.
   ByteRowColumn point(uint32_t byte) const;
+  // A byte offset made a valid cursor: clamped to the text, rounded down to a character start,
+  // and, when it falls inside a line terminator (between the "\r" and "\n" of a CRLF), moved
+  // to the end of its line (before the "\r"), as LSP clamps a position inside a terminator.
+  // Offsets right after a lone "\r" or a "\n" start the next line and stay where they are.
+  uint32_t clamp(uint32_t byte) const;
 
  private:
   std::string_view text_;

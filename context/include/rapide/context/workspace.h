@@ -1,9 +1,15 @@
 // The workspace: the store of open documents and an index of definitions over open documents and
 // the files of the workspace folders.
 //
-// Thread-safety: every method may be called from any thread. Document edits are serialized by
-// an internal mutex (the LSP I/O thread normally makes them); readers take snapshots and never
-// block writers for longer than a map lookup. Definitions of open documents are recomputed
+// Thread-safety: every method may be called from any thread. Edits of a document are serialized
+// by a mutex of that document (the LSP I/O thread normally makes them); readers take snapshots
+// and never block writers for longer than a map lookup.
+//
+// Reparse time: each edit reparses within WorkspaceOptions::parse_time_cap (see document.h);
+// when the cap cuts a reparse short, the edit returns at once with a stale-tree snapshot and a
+// background thread (one per workspace, started on first need) reparses it without holding any
+// lock, then publishes the fresh snapshot if no edit came meanwhile; an edit stops it and it
+// starts over on the newest text. wait_parsed() waits for it. Definitions of open documents are recomputed
 // lazily (once per version, on the first lookup that needs them). Folder indexing runs on one
 // background thread, bounded by WorkspaceOptions (files, bytes, time); it respects .gitignore
 // files (the common subset: globs with * ? **, leading / anchors, trailing / for directories,
@@ -21,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <thread>
@@ -36,6 +43,9 @@ struct WorkspaceOptions {
   size_t max_definitions = 400000;            // definitions kept in memory
   std::chrono::milliseconds time_limit{20000};  // wall time per folder scan
   bool background = true;  // false: add_folder indexes synchronously (tests, CLI)
+  // Wall time an edit may spend reparsing (zero: no cap, edits always reparse to the end);
+  // beyond it the reparse is done again in the background.
+  std::chrono::microseconds parse_time_cap{4000};
 };
 
 struct IndexStats {
@@ -73,6 +83,8 @@ class Workspace {
   // Workspace folders: indexed in the background (or synchronously, see options).
   void add_folder(const std::string& root);
   void wait_idle() const;  // blocks until the indexer has finished its queue
+  // Blocks until no open document has an interrupted reparse (every snapshot has a fresh tree).
+  void wait_parsed() const;
   IndexStats stats() const;
 
   // Definitions named `name`: open documents first (sorted by path, then position), then indexed
@@ -96,13 +108,25 @@ class Workspace {
     std::string path;
     std::vector<Definition> definitions;
   };
+  struct OpenDocument;  // a Document, its edit mutex and its published snapshot
+  std::shared_ptr<OpenDocument> find_open(const std::string& path) const;
+  void schedule_parse(const std::string& path);  // called with the document's edit mutex held
+  void parse_loop();
   void indexer_loop();
   void index_folder(const std::string& root);
   void add_indexed(IndexedFile file);
 
   WorkspaceOptions options_;
   mutable std::mutex docs_mutex_;
-  std::map<std::string, std::unique_ptr<Document>> docs_;
+  std::map<std::string, std::shared_ptr<OpenDocument>> docs_;
+
+  // Documents whose reparse was cut short by the cap, finished by parse_worker_.
+  mutable std::mutex parse_mutex_;
+  mutable std::condition_variable parse_cv_;
+  std::set<std::string> parse_queue_;
+  std::string parse_last_;  // round robin among documents
+  bool parse_stop_ = false;
+  std::thread parse_worker_;
 
   mutable std::mutex index_mutex_;
   mutable std::condition_variable index_cv_;
