@@ -236,6 +236,16 @@ while (pending.size > 0 && exited === null && performance.now() - drainStart < o
 samples.push([(performance.now() - t0) / 1000, rssBytes()]);
 const lost = [...pending.entries()].map(([id, p]) => ({ id, method: p.method, ageMs: Math.round(performance.now() - p.sent) }));
 
+// The server's own counters: every didChange the client sent must have been applied.
+let serverMetrics = null;
+if (exited === null) {
+  const m = await Promise.race([call("rapide/metrics", {}), sleep(10_000).then(() => null)]);
+  serverMetrics = m?.result ?? null;
+}
+const changesSent = version - 1;  // every didChange bumps the version once
+const changesOk = serverMetrics === null || serverMetrics.documentChanges === undefined ||
+                  serverMetrics.documentChanges === changesSent;
+
 // Document check.
 let docCheck = "incomplete: server has no rapide/document request";
 if (exited === null) {
@@ -277,14 +287,15 @@ const report = {
             max: Math.round(Math.max(...samples.map(([, b]) => b)) / 1048576) },
   rss_series_mb: samples.map(([t, b]) => [Math.round(t), Math.round(b / 1048576)]),
   latency_ms: Object.fromEntries(Object.entries(latencies).map(([m, xs]) => [m, { p50: pct(xs, 0.5), p95: pct(xs, 0.95), p99: pct(xs, 0.99), max: pct(xs, 1), n: xs.length }])),
-  document: docCheck, shutdown_ok: shutdownOk, server_exit: exited,
+  document: docCheck, document_changes: { sent: changesSent, applied: serverMetrics?.documentChanges ?? null },
+  server_metrics: serverMetrics, shutdown_ok: shutdownOk, server_exit: exited,
 };
 if (opts.json) fs.writeFileSync(opts.json, JSON.stringify(report, null, 2));
 console.log(JSON.stringify(report, null, 2));
-const failed = !memOk || lost.length > 0 || protocolErrors > 0 || !shutdownOk || docCheck.startsWith("FAIL") ||
+const failed = !memOk || !changesOk || lost.length > 0 || protocolErrors > 0 || !shutdownOk || docCheck.startsWith("FAIL") ||
                (exited !== null && exited.code !== 0);
 log(`memory ${memOk ? "ok" : "FAIL"} (end ${report.rss_mb.end} MiB vs plateau ${report.rss_mb.plateau} MiB), ` +
-    `lost requests ${lost.length}, protocol errors ${protocolErrors}, document: ${docCheck}, shutdown ${shutdownOk ? "ok" : "FAIL"}`);
+    `didChange applied ${report.document_changes.applied}/${changesSent}, lost requests ${lost.length}, protocol errors ${protocolErrors}, document: ${docCheck}, shutdown ${shutdownOk ? "ok" : "FAIL"}`);
 if (failed) { log("server log:", logFile); process.exit(1); }
 fs.rmSync(tmp, { recursive: true, force: true });
 process.exit(docCheck.startsWith("incomplete") ? 3 : 0);
