@@ -1,6 +1,7 @@
 #include "cpu/cpu_backend.h"
 
 #include "cpu/kernels.h"
+#include "cpu/matmul.h"
 #include "rapide/inference/quant.h"
 #include "rapide/inference/rope_math.h"
 
@@ -19,12 +20,6 @@ std::unique_ptr<Backend> make_cpu_backend(const BackendOptions& opts) {
 namespace cpu {
 
 namespace {
-
-// Weight rows decoded per matmul task (and kept in the thread's scratch while every token of
-// the batch is multiplied with them).
-constexpr std::int64_t kRowsPerTask = 16;
-// Tokens handled together against the decoded rows (their activations stay in L1/L2).
-constexpr std::int64_t kTokenTile = 8;
 
 class CpuBuffer final : public Buffer {
  public:
@@ -52,10 +47,11 @@ CpuKvCache::CpuKvCache(std::int32_t n_layer, std::int32_t capacity, std::int32_t
       k_(static_cast<std::size_t>(n_layer) * capacity * k_width),
       v_(static_cast<std::size_t>(n_layer) * capacity * v_width) {}
 
-CpuBackend::CpuBackend(int n_threads) : pool_(n_threads), scratch_(static_cast<std::size_t>(pool_.size())) {}
+CpuBackend::CpuBackend(int n_threads)
+    : pool_(n_threads), scratch_(static_cast<std::size_t>(pool_.size())), isa_(matmul_best_isa()) {}
 
 void CpuBackend::ensure_scratch(std::int64_t max_cols) {
-  const std::int64_t need = std::max<std::int64_t>(kRowsPerTask * max_cols, 4096);
+  const auto need = static_cast<std::int64_t>(matmul_float_scratch(max_cols));
   if (need <= scratch_floats_) return;
   scratch_floats_ = need;
   for (auto& s : scratch_) s.assign(static_cast<std::size_t>(need), 0.0f);
@@ -98,75 +94,21 @@ void CpuBackend::get_rows(const WeightView& table, std::span<const std::int32_t>
 
 void CpuBackend::matmul(const WeightView& w, const float* x, std::int64_t n_tokens, float* y) {
   if (n_tokens <= 0) return;
-  const std::int64_t n_rows = w.n_rows, n_cols = w.n_cols;
-  const std::int64_t n_tasks = (n_rows + kRowsPerTask - 1) / kRowsPerTask;
-  const std::int64_t work = n_rows * n_cols * n_tokens;
-  const std::uint64_t bytes = static_cast<std::uint64_t>(n_rows) * w.row_bytes;
+  const std::uint64_t bytes = static_cast<std::uint64_t>(w.n_rows) * w.row_bytes;
   stats_.weight_bytes_read += bytes;
   if (w.expert) stats_.expert_weight_bytes_read += bytes;
   ++stats_.matmul_calls;
-
-  // Quantized and half-precision weights: the quant library's dot products, with activations
-  // converted once per call to the format they pair with (Q8_0 / Q8_K for the block types,
-  // as llama.cpp does; plain floats for F16/BF16).
-  if (const VecDotFn dot = w.type == TensorType::F32 ? nullptr : vec_dot_function(w.type)) {
-    const TensorType at = vec_dot_activation_type(w.type);
-    const std::uint8_t* act = reinterpret_cast<const std::uint8_t*>(x);
-    std::size_t act_row = static_cast<std::size_t>(n_cols) * sizeof(float);
-    bool ok = true;
-    if (at != TensorType::F32) {
-      act_row = static_cast<std::size_t>(*tensor_row_bytes(at, static_cast<std::uint64_t>(n_cols)));
-      if (act_.size() < act_row * static_cast<std::size_t>(n_tokens)) act_.resize(act_row * static_cast<std::size_t>(n_tokens));
-      std::atomic<bool> all_ok{true};
-      pool_.run(n_tokens, [&](std::int64_t t, int) {
-        if (!quantize_row(at, x + t * n_cols, act_.data() + static_cast<std::size_t>(t) * act_row, n_cols))
-          all_ok.store(false);
-      }, n_tokens * n_cols * 4);
-      ok = all_ok.load();
-      act = act_.data();
-    }
-    if (ok) {
-      pool_.run(n_tasks, [&](std::int64_t task, int) {
-        const std::int64_t r0 = task * kRowsPerTask;
-        const std::int64_t r1 = std::min(n_rows, r0 + kRowsPerTask);
-        for (std::int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
-          const std::int64_t t1 = std::min(n_tokens, t0 + kTokenTile);
-          for (std::int64_t r = r0; r < r1; ++r) {
-            const std::uint8_t* row = w.data + static_cast<std::size_t>(r) * w.row_bytes;
-            for (std::int64_t t = t0; t < t1; ++t) y[t * n_rows + r] = dot(row, act + static_cast<std::size_t>(t) * act_row, n_cols);
-          }
-        }
-      }, work);
+  // Block-quantized weights: activations converted once (Q8_0 / Q8_K), then the int8 kernels.
+  // Non-finite activations cannot be quantized: they take the float path, where NaN/Inf
+  // propagate as they would in llama.cpp.
+  if (matmul_int8_type(w.type)) {
+    std::size_t act_row = 0;
+    if (quantize_activations(pool_, w.type, x, n_tokens, w.n_cols, act_, &act_row)) {
+      matmul_int8(pool_, w, act_.data(), act_row, n_tokens, y, isa_);
       return;
     }
-    // Non-finite activations cannot be quantized: fall through to the float path (NaN/Inf
-    // propagate as they would in llama.cpp).
   }
-
-  // F32 weights (and the fallback): rows decoded to floats once, then every token of the batch.
-  ensure_scratch(w.n_cols);
-  const bool plain = w.type == TensorType::F32;
-  pool_.run(n_tasks, [&](std::int64_t task, int thread) {
-    const std::int64_t r0 = task * kRowsPerTask;
-    const std::int64_t r1 = std::min(n_rows, r0 + kRowsPerTask);
-    float* rows = scratch_[static_cast<std::size_t>(thread)].data();
-    const float* wr[kRowsPerTask];
-    for (std::int64_t r = r0; r < r1; ++r) {
-      const std::uint8_t* src = w.data + static_cast<std::size_t>(r) * w.row_bytes;
-      if (plain) {
-        wr[r - r0] = reinterpret_cast<const float*>(src);
-      } else {
-        float* dst = rows + (r - r0) * n_cols;
-        dequantize_weight_row(w.type, src, dst, n_cols);
-        wr[r - r0] = dst;
-      }
-    }
-    for (std::int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
-      const std::int64_t t1 = std::min(n_tokens, t0 + kTokenTile);
-      for (std::int64_t r = r0; r < r1; ++r)
-        for (std::int64_t t = t0; t < t1; ++t) y[t * n_rows + r] = dot_f32(wr[r - r0], x + t * n_cols, n_cols);
-    }
-  }, work);
+  matmul_float(pool_, w, x, n_tokens, y, scratch_);
 }
 
 void CpuBackend::add_bias(float* y, const WeightView& bias, std::int64_t n_rows) {

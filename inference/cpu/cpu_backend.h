@@ -1,15 +1,15 @@
 // The CPU backend's private declarations: the KV cache layout and the backend class. The ops are
 // in cpu_backend.cpp (dense maths) and cpu_attention.cpp (attention over the cache).
 //
-// matmul: quantized/half weights use the quant library's vec_dot with activations converted once
-// per call (Q8_0/Q8_K, as llama.cpp); F32 weights use float dots. Both walk blocks of 16 weight
-// rows x tiles of 8 tokens so each weight row is read once per batch, not once per token.
+// matmul: see cpu/matmul.h (int8 GEMV/GEMM tiles for the block-quantized weights, with
+// activations converted once per call to Q8_0/Q8_K as llama.cpp does; float dots for F32/F16/BF16).
 //
 // Work split: every op with real work runs on the ThreadPool, split by output rows (matmul: blocks
 // of weight rows; attention: (token, head) pairs; norms: rows). Per-thread scratch is sized in
 // prepare_weights() so no op allocates.
 #pragma once
 
+#include "cpu/matmul.h"
 #include "cpu/thread_pool.h"
 #include "rapide/inference/backend.h"
 
@@ -92,7 +92,8 @@ class CpuBackend final : public Backend {
   BackendStats stats_;
   std::int64_t scratch_floats_ = 0;
   std::vector<std::vector<float>> scratch_;
-  std::vector<std::uint8_t> act_;  // activations converted for the quantized dot products  // per thread: dequantized weight rows / attention tiles
+  std::vector<std::uint8_t> act_;  // activations converted for the int8 matmul kernels
+  MatmulIsa isa_;
   // RoPE cos/sin cache for the last positions and parameters: [n_tokens, n_rot/2, 2]
   std::vector<std::int32_t> rope_positions_;
   RopeParams rope_params_{};

@@ -1,5 +1,7 @@
 #include "cpu/kernels.h"
 
+#include "cpu/matmul.h"
+
 #include "rapide/inference/quant/blocks.h"
 #include "rapide/inference/quant/dequantize.h"
 #include "rapide/inference/quant/float16.h"
@@ -127,11 +129,8 @@ RAPIDE_AVX2 void f16_row_avx2(const std::uint16_t* src, float* dst, std::int64_t
   for (; i < n; ++i) dst[i] = q::f16_to_f32(src[i]);
 }
 
-bool have_avx2() {
-  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                         __builtin_cpu_supports("f16c");
-  return ok;
-}
+// cpuid-based (cpu/matmul.cpp): clang's __builtin_cpu_supports does not know "f16c".
+bool have_avx2() { return cpu_has_avx2_fma_f16c(); }
 #else
 bool have_avx2() { return false; }
 #endif
