@@ -9,6 +9,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -25,6 +26,9 @@ struct CompleteArgs {
   int max_tokens = 64;
   std::string log_level = "warn";
   bool json = false;
+  std::string backend;
+  std::string api_key_env = "RAPIDE_API_KEY";
+  std::string fim_format = "qwen";
 };
 
 // "path:LINE:COL" (1-based) -> (path, line0, col0).
@@ -79,6 +83,15 @@ int run_complete(const CompleteArgs& a) {
   options.models.speculation = a.speculate == "none"    ? inference::engine::Speculation::NONE
                                : a.speculate == "draft" ? inference::engine::Speculation::DRAFT
                                                         : inference::engine::Speculation::NGRAM;
+  if (a.model.empty() && a.backend.empty()) {
+    std::fprintf(stderr, "rapide complete: give --model FILE.gguf or --backend URL\n");
+    return 2;
+  }
+  if (!a.backend.empty()) {
+    options.models.backend.url = a.backend;
+    if (const char* key = std::getenv(a.api_key_env.c_str()); key && *key) options.models.backend.api_key = key;
+    options.models.backend.fim_format = a.fim_format;
+  }
   options.settings.maxTokens = a.max_tokens;
   options.settings.enable = {{"*", true}};
   LspSession session(options, *logger);
@@ -109,6 +122,13 @@ int run_complete(const CompleteArgs& a) {
     std::fprintf(stderr, "rapide complete: %s\n", r.at("error").at("message").get<std::string>().c_str());
     return 1;
   }
+  // A failing remote backend answers with no completion and tells the user once: say so here.
+  for (const auto& n : session.notifications())
+    if (n.value("method", "") == "window/showMessage" && n.contains("params") &&
+        n.at("params").value("type", 4) <= 2 && !a.backend.empty()) {
+      std::fprintf(stderr, "rapide complete: %s\n", n.at("params").value("message", "").c_str());
+      return 1;
+    }
   const auto& items = r.at("result").at("items");
   const std::string completion = items.empty() ? std::string() : items.at(0).at("insertText").get<std::string>();
   if (a.json) {
@@ -128,7 +148,12 @@ int run_complete(const CompleteArgs& a) {
 void register_complete(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<CompleteArgs>();
   CLI::App* cmd = app.add_subcommand("complete", "Print one inline completion at FILE:LINE:COL (1-based)");
-  cmd->add_option("--model", args->model, "GGUF model")->required();
+  cmd->add_option("--model", args->model, "GGUF model (with --backend: read for its tokenizer only)");
+  cmd->add_option("--backend", args->backend, "OpenAI-compatible server to complete with, e.g. http://127.0.0.1:8080/v1");
+  cmd->add_option("--api-key-env", args->api_key_env, "With --backend: environment variable holding the API key")
+      ->capture_default_str();
+  cmd->add_option("--fim-format", args->fim_format, "With --backend and no --model: qwen, starcoder, deepseek or none")
+      ->check(CLI::IsMember({"qwen", "starcoder", "deepseek", "none"}));
   cmd->add_option("--draft-model", args->draft_model, "Draft GGUF model (with --speculate draft)");
   cmd->add_option("--device", args->device, "cpu, cuda or auto")->check(CLI::IsMember({"cpu", "cuda", "auto"}));
   cmd->add_option("--speculate", args->speculate, "none, ngram or draft")->check(CLI::IsMember({"none", "ngram", "draft"}));

@@ -1,5 +1,6 @@
 // `rapide serve`: the language server over stdio (default) or TCP.
 #include "commands.h"
+#include "shared_daemon.h"
 #include "device_option.h"
 
 #include "rapide/lsp/logging.h"
@@ -9,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -27,9 +29,58 @@ struct ServeArgs {
   std::string log_level = "info";
   std::string debounce = "adaptive";
   int workers = 2;
+  std::string backend;
+  std::string api_key_env = "RAPIDE_API_KEY";
+  std::string backend_model;
+  std::string fim_format = "qwen";
+  int backend_timeout_ms = 30000;
+  bool shared = false;
+  std::string daemon_socket;
+  int idle_exit_ms = 10000;
 };
 
+// The arguments a shared daemon needs to serve like this process would (paths made absolute:
+// the daemon runs in /), in a fixed order: they also key the daemon.
+std::vector<std::string> daemon_args(const ServeArgs& a) {
+  auto absolute = [](const std::string& p) {
+    return p.empty() ? p : std::filesystem::absolute(p).lexically_normal().string();
+  };
+  std::vector<std::string> v;
+  auto add = [&](const char* flag, const std::string& value) {
+    if (value.empty()) return;
+    v.push_back(flag);
+    v.push_back(value);
+  };
+  add("--model", absolute(a.model));
+  add("--draft-model", absolute(a.draft_model));
+  add("--chat-model", absolute(a.chat_model));
+  add("--device", a.device);
+  add("--speculate", a.speculate);
+  add("--log-level", a.log_level);
+  add("--debounce", a.debounce);
+  add("--workers", std::to_string(a.workers));
+  add("--backend", a.backend);
+  add("--api-key-env", a.api_key_env);
+  add("--backend-model", a.backend_model);
+  add("--fim-format", a.fim_format);
+  add("--backend-timeout-ms", std::to_string(a.backend_timeout_ms));
+  add("--idle-exit-ms", std::to_string(a.idle_exit_ms));
+  return v;
+}
+
 int run_serve(const ServeArgs& a) {
+  if (a.shared) {
+    if (!a.listen.empty() || !a.daemon_socket.empty()) {
+      std::fprintf(stderr, "rapide serve: --shared relays stdio to the shared daemon; it cannot be combined with "
+                           "--listen or --daemon\n");
+      return 2;
+    }
+    std::vector<std::string> args = daemon_args(a);
+    // Sessions with another API key get another daemon (the key itself is not written anywhere).
+    std::vector<std::string> key = args;
+    if (const char* k = std::getenv(a.api_key_env.c_str()); k && !a.backend.empty()) key.push_back(k);
+    return run_shared_client(args, key);
+  }
   auto logger = lsp::make_logger("rapide", a.log_file, a.log_level);
   if (!logger) {
     std::fprintf(stderr, "rapide serve: %s\n", logger.message().c_str());
@@ -55,6 +106,13 @@ int run_serve(const ServeArgs& a) {
     std::fprintf(stderr, "rapide serve: --speculate draft needs --draft-model FILE\n");
     return 2;
   }
+  if (!a.backend.empty()) {
+    options.models.backend.url = a.backend;
+    if (const char* key = std::getenv(a.api_key_env.c_str()); key && *key) options.models.backend.api_key = key;
+    options.models.backend.model = a.backend_model;
+    options.models.backend.fim_format = a.fim_format;
+    options.models.backend.response_timeout = std::chrono::milliseconds(a.backend_timeout_ms);
+  }
   if (a.debounce == "adaptive") {
     options.scheduler.debounce = lsp::DebouncePolicy::adaptive();
   } else if (a.debounce == "none") {
@@ -69,6 +127,9 @@ int run_serve(const ServeArgs& a) {
     }
     options.scheduler.debounce = lsp::DebouncePolicy::fixed(std::chrono::milliseconds(ms));
   }
+
+  if (!a.daemon_socket.empty())
+    return run_daemon(a.daemon_socket, options, *logger, std::chrono::milliseconds(a.idle_exit_ms));
 
   lsp::EventLoop loop;
   std::unique_ptr<lsp::Transport> transport;
@@ -134,6 +195,30 @@ void register_serve(CLI::App& app, int* exit_code) {
   cmd->add_option("--debounce", args->debounce, "Inline completion debounce: adaptive, none or milliseconds");
   cmd->add_option("--workers", args->workers, "Worker threads for feature work (0: run on the I/O thread)")
       ->check(CLI::Range(0, 64));
+  cmd->add_option("--backend", args->backend,
+                  "OpenAI-compatible server for completions instead of a local model, e.g. http://127.0.0.1:8080/v1 "
+                  "(vLLM, SGLang, TGI, llama.cpp server, rapide serve-http); --model is then read for its tokenizer only");
+  cmd->add_option("--api-key-env", args->api_key_env,
+                  "With --backend: environment variable holding the API key (sent as a bearer token)")
+      ->capture_default_str();
+  cmd->add_option("--backend-model", args->backend_model,
+                  "With --backend: model id to request (default: the first one GET /models lists)");
+  cmd->add_option("--fim-format", args->fim_format,
+                  "With --backend and no --model: FIM tokens of the remote model: qwen, starcoder, deepseek or none")
+      ->check(CLI::IsMember({"qwen", "starcoder", "deepseek", "none"}))
+      ->capture_default_str();
+  cmd->add_option("--backend-timeout-ms", args->backend_timeout_ms, "With --backend: longest wait for one response")
+      ->check(CLI::Range(100, 600000))
+      ->capture_default_str();
+  cmd->add_flag("--shared", args->shared,
+               "Share one model between editor windows: relay this stdio session to the user's daemon for these "
+               "settings (started on first use, exits when the last client leaves)");
+  cmd->add_option("--daemon", args->daemon_socket,
+                  "Run as the shared daemon on this Unix socket (what --shared starts; one LSP session per connection)");
+  cmd->add_option("--idle-exit-ms", args->idle_exit_ms,
+                  "Shared daemon: exit this long after the last client left")
+      ->check(CLI::Range(0, 86400000))
+      ->capture_default_str();
   cmd->callback([args, exit_code] { *exit_code = run_serve(*args); });
 }
 

@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <map>
+#include <mutex>
 
 namespace rapide::lsp {
 namespace {
@@ -69,7 +71,47 @@ Result<std::shared_ptr<LoadedModel>> load_one(const std::string& path, const std
   return m;
 }
 
+// Models shared by the ModelHosts of one process (share_models_in_process), keyed by file and
+// settings. The mutex is held during a load, so a second session waits and then reuses.
+struct SharedModels {
+  std::mutex mutex;
+  bool enabled = false;
+  std::map<std::string, std::shared_ptr<LoadedModel>> models;
+};
+
+SharedModels& shared_models() {
+  static SharedModels s;
+  return s;
+}
+
+Result<std::shared_ptr<LoadedModel>> load_shared(const std::string& path, const std::string& draft_path,
+                                                 const ModelHostOptions& o, const ModelHost::Listener& l, Step step,
+                                                 spdlog::logger& log) {
+  SharedModels& shared = shared_models();
+  std::unique_lock lock(shared.mutex);
+  if (!shared.enabled) {
+    lock.unlock();
+    return load_one(path, draft_path, o, l, step, log);
+  }
+  const std::string key = path + '\n' + draft_path + '\n' + o.device + '\n' +
+                          std::to_string(static_cast<int>(o.speculation)) + '\n' + std::to_string(o.n_threads) +
+                          '\n' + std::to_string(o.n_ctx);
+  if (auto it = shared.models.find(key); it != shared.models.end()) {
+    log.info("model {} already loaded in this process: shared", path);
+    if (l.on_progress) l.on_progress(step.to, std::filesystem::path(path).filename().string() + " ready (shared)");
+    return it->second;
+  }
+  auto m = load_one(path, draft_path, o, l, step, log);
+  if (m) shared.models[key] = *m;
+  return m;
+}
+
 }  // namespace
+
+void ModelHost::share_models_in_process() {
+  std::lock_guard lock(shared_models().mutex);
+  shared_models().enabled = true;
+}
 
 ModelHost::ModelHost(std::shared_ptr<spdlog::logger> logger) : log_(std::move(logger)) {}
 
@@ -93,7 +135,7 @@ std::shared_ptr<LoadedModel> ModelHost::chat() const {
 }
 
 void ModelHost::load_async(ModelHostOptions options, Listener listener) {
-  if (options.model.empty()) {
+  if (options.model.empty() && options.backend.url.empty()) {
     std::lock_guard lock(mutex_);
     status_ = ModelStatus{};
     status_.message = "no model given: start the server with --model FILE.gguf";
@@ -103,13 +145,13 @@ void ModelHost::load_async(ModelHostOptions options, Listener listener) {
     std::lock_guard lock(mutex_);
     status_.state = ModelStatus::State::loading;
     status_.path = options.model;
-    status_.device = options.device == "auto" ? "cpu" : options.device;
+    status_.device = !options.backend.url.empty() ? "remote" : options.device == "auto" ? "cpu" : options.device;
   }
   loader_ = std::thread([this, options = std::move(options), listener = std::move(listener)] { load(options, listener); });
 }
 
 ModelStatus ModelHost::load(const ModelHostOptions& options, const Listener& listener) {
-  if (options.model.empty()) return status();
+  if (options.model.empty() && options.backend.url.empty()) return status();
   Listener wrapped = listener;
   wrapped.on_progress = [this, &listener](double f, const std::string& what) {
     {
@@ -123,13 +165,37 @@ ModelStatus ModelHost::load(const ModelHostOptions& options, const Listener& lis
   {
     std::lock_guard lock(mutex_);
     status_.path = options.model;
-    status_.device = options.device == "auto" ? "cpu" : options.device;
+    status_.device = !options.backend.url.empty() ? "remote" : options.device == "auto" ? "cpu" : options.device;
+  }
+  if (!options.backend.url.empty()) {
+    std::function<void(const std::string&)> report;
+    if (listener.on_message) report = [on_message = listener.on_message](const std::string& m) { on_message(2, m); };
+    auto remote = load_remote_model(options, log_, std::move(report));
+    ModelStatus final_status;
+    {
+      std::lock_guard lock(mutex_);
+      if (!remote) {
+        status_.state = ModelStatus::State::failed;
+        status_.message = remote.message();
+        log_->error("{}", status_.message);
+      } else {
+        completion_ = *remote;
+        chat_.reset();
+        status_.path = (*remote)->path;
+        status_.state = ModelStatus::State::ready;
+        status_.message.clear();
+        status_.load_progress = 1.0;
+      }
+      final_status = status_;
+    }
+    if (listener.on_done) listener.on_done(final_status);
+    return final_status;
   }
   const bool two = !options.chat_model.empty();
-  auto main = load_one(options.model, options.speculation == inference::engine::Speculation::DRAFT ? options.draft_model : "",
+  auto main = load_shared(options.model, options.speculation == inference::engine::Speculation::DRAFT ? options.draft_model : "",
                        options, wrapped, {0.0, two ? 0.6 : 1.0}, *log_);
   Result<std::shared_ptr<LoadedModel>> chat = std::shared_ptr<LoadedModel>();
-  if (main && two) chat = load_one(options.chat_model, "", options, wrapped, {0.6, 1.0}, *log_);
+  if (main && two) chat = load_shared(options.chat_model, "", options, wrapped, {0.6, 1.0}, *log_);
   ModelStatus final_status;
   {
     std::lock_guard lock(mutex_);

@@ -12,6 +12,7 @@
 #include "rapide/inference/tokenizer.h"
 #include "rapide/lsp/assistant.h"
 #include "rapide/lsp/chat_format.h"
+#include "rapide/lsp/remote_backend.h"
 
 #include <spdlog/logger.h>
 
@@ -31,6 +32,9 @@ struct ModelHostOptions {
   inference::engine::Speculation speculation = inference::engine::Speculation::NGRAM;
   int n_threads = 0;        // 0: the backend's default
   std::int32_t n_ctx = 4096;
+  // backend.url set: completions and chat prompts go to that OpenAI-compatible server
+  // (remote_backend.h); `model`, when given, is then read for its tokenizer only.
+  RemoteBackendOptions backend;
 };
 
 // One loaded model with what the features need to prompt it.
@@ -43,6 +47,8 @@ struct LoadedModel {
   bool has_fim = false;  // FIM prefix/suffix/middle tokens exist
   bool has_draft = false;
   inference::engine::Speculation speculation = inference::engine::Speculation::NONE;
+  // A remote backend (--backend): engine is null, tokenizer may be null, requests go here.
+  std::shared_ptr<RemoteBackend> remote;
 };
 
 class ModelHost {
@@ -55,12 +61,19 @@ class ModelHost {
   struct Listener {
     std::function<void(double fraction, const std::string& what)> on_progress;
     std::function<void(const ModelStatus& final_status)> on_done;  // ready or error
+    // A message for the user later on (the remote backend became unreachable), any thread.
+    std::function<void(int type, const std::string& message)> on_message;
   };
 
   // Starts loading on a background thread (no-op, status no-model, when options.model is empty).
   void load_async(ModelHostOptions options, Listener listener);
   // Loads on the calling thread (CLI one-shot commands).
   ModelStatus load(const ModelHostOptions& options, const Listener& listener = {});
+
+  // From now on the ModelHosts of this process share loaded models: one that asks for a model
+  // (same file and settings) another has loaded gets the same LoadedModel, Engine included,
+  // which stays loaded until the process ends (the shared daemon, one session per editor).
+  static void share_models_in_process();
 
   ModelStatus status() const;
   std::shared_ptr<LoadedModel> completion() const;  // null until ready
