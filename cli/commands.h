@@ -23,5 +23,6 @@ void register_demo(CLI::App& app, int* exit_code);      // cmd_demo.cpp
 
 void register_generate(CLI::App& app, int* exit_code);  // cmd_generate.cpp
 void register_serve_http(CLI::App& app, int* exit_code);  // cmd_serve_http.cpp
+void register_bench(CLI::App& app, int* exit_code);       // cmd_bench.cpp
 
 }  // namespace rapide::cli

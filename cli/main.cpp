@@ -51,6 +51,7 @@ std::vector<rapide::cli::Register> commands() {
       rapide::cli::register_perplexity,
       rapide::cli::register_context,
       rapide::cli::register_serve_http,
+      rapide::cli::register_bench,
   };
 }
 
