@@ -337,7 +337,7 @@ CompletionContext build_completion_context(const Workspace& workspace, const Sna
     };
     std::vector<Scored> scored;
     if (!query.empty()) {
-      for (const SnapshotPtr& s : workspace.open_snapshots()) {
+      for (const SnapshotPtr& s : workspace.symbol_snapshots(doc.path())) {  // no new version's computed here
         if (s->path() == doc.path()) continue;
         // best window per document, non-overlapping runner-up too
         const SnapshotSymbols& sym = s->symbols();

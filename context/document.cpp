@@ -166,6 +166,7 @@ const SnapshotSymbols& Snapshot::symbols() const {
       if (w.end_line >= n_lines) break;
     }
     symbols_ = std::move(s);
+    symbols_ready_.store(true, std::memory_order_release);
   });
   return *symbols_;
 }

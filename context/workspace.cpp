@@ -45,7 +45,8 @@ struct Workspace::OpenDocument {
   std::atomic<bool> edited{false};   // set by each edit: a background parse of an older text stops
   Document doc;
   mutable std::mutex published_mutex;
-  SnapshotPtr published;  // doc.snapshot(), readable without edit_mutex
+  SnapshotPtr published;            // doc.snapshot(), readable without edit_mutex
+  mutable SnapshotPtr with_symbols;  // newest published snapshot whose symbols are computed
 
   void publish() {
     SnapshotPtr s = doc.snapshot();
@@ -55,6 +56,21 @@ struct Workspace::OpenDocument {
   SnapshotPtr get() const {
     std::lock_guard<std::mutex> lock(published_mutex);
     return published;
+  }
+  // The snapshot to read symbols from, and whether the current one's should be computed.
+  SnapshotPtr for_symbols(bool* want_current) const {
+    std::lock_guard<std::mutex> lock(published_mutex);
+    *want_current = false;
+    if (published->symbols_ready() || !with_symbols) {
+      with_symbols = published;
+      return published;
+    }
+    *want_current = true;
+    return with_symbols;
+  }
+  void symbols_done(const SnapshotPtr& s) const {
+    std::lock_guard<std::mutex> lock(published_mutex);
+    if (!with_symbols || s->version() >= with_symbols->version()) with_symbols = s;
   }
 };
 
@@ -128,11 +144,40 @@ std::vector<SnapshotPtr> Workspace::open_snapshots() const {
   return out;
 }
 
+void Workspace::start_worker_locked() const {
+  if (!parse_worker_.joinable() && !parse_stop_)
+    parse_worker_ = std::thread([this] { const_cast<Workspace*>(this)->parse_loop(); });
+}
+
 void Workspace::schedule_parse(const std::string& path) {
   std::lock_guard<std::mutex> lock(parse_mutex_);
   parse_queue_.insert(path);
-  if (!parse_worker_.joinable()) parse_worker_ = std::thread([this] { parse_loop(); });
+  start_worker_locked();
   parse_cv_.notify_all();
+}
+
+void Workspace::schedule_symbols(const std::string& path) const {
+  std::lock_guard<std::mutex> lock(parse_mutex_);
+  if (!symbols_queue_.insert(path).second) return;
+  start_worker_locked();
+  parse_cv_.notify_all();
+}
+
+std::vector<SnapshotPtr> Workspace::symbol_snapshots(std::string_view skip_path) const {
+  std::vector<std::pair<std::string, std::shared_ptr<OpenDocument>>> docs;
+  {
+    std::lock_guard<std::mutex> lock(docs_mutex_);
+    docs.assign(docs_.begin(), docs_.end());
+  }
+  std::vector<SnapshotPtr> out;
+  out.reserve(docs.size());
+  for (const auto& [path, doc] : docs) {
+    if (path == skip_path) continue;
+    bool want_current = false;
+    out.push_back(doc->for_symbols(&want_current));
+    if (want_current) schedule_symbols(path);
+  }
+  return out;
 }
 
 void Workspace::parse_loop() {
@@ -141,8 +186,21 @@ void Workspace::parse_loop() {
     std::string path;
     {
       std::unique_lock<std::mutex> lock(parse_mutex_);
-      parse_cv_.wait(lock, [this] { return parse_stop_ || !parse_queue_.empty(); });
+      parse_cv_.wait(lock, [this] { return parse_stop_ || !parse_queue_.empty() || !symbols_queue_.empty(); });
       if (parse_stop_) return;
+      if (parse_queue_.empty()) {  // parses first: a stale tree's symbols would be wasted work
+        path = *symbols_queue_.begin();
+        lock.unlock();
+        if (const std::shared_ptr<OpenDocument> doc = find_open(path)) {
+          const SnapshotPtr s = doc->get();
+          (void)s->symbols();  // no lock held: readers keep using the previous version meanwhile
+          doc->symbols_done(s);
+        }
+        lock.lock();
+        symbols_queue_.erase(path);
+        parse_cv_.notify_all();
+        continue;
+      }
       auto it = parse_queue_.upper_bound(parse_last_);  // round robin among documents
       if (it == parse_queue_.end()) it = parse_queue_.begin();
       path = *it;
@@ -176,7 +234,7 @@ void Workspace::parse_loop() {
 
 void Workspace::wait_parsed() const {
   std::unique_lock<std::mutex> lock(parse_mutex_);
-  parse_cv_.wait(lock, [this] { return parse_stop_ || parse_queue_.empty(); });
+  parse_cv_.wait(lock, [this] { return parse_stop_ || (parse_queue_.empty() && symbols_queue_.empty()); });
 }
 
 void Workspace::add_folder(const std::string& root) {
@@ -316,9 +374,8 @@ void Workspace::index_folder(const std::string& root) {
 std::vector<SymbolHit> Workspace::lookup(std::string_view name, size_t limit, std::string_view skip_path) const {
   std::vector<SymbolHit> hits;
   std::set<std::string> open_paths;
-  for (const SnapshotPtr& s : open_snapshots()) {
-    open_paths.insert(s->path());
-    if (s->path() == skip_path) continue;
+  for (const SnapshotPtr& s : open_snapshots()) open_paths.insert(s->path());
+  for (const SnapshotPtr& s : symbol_snapshots(skip_path)) {
     const SnapshotSymbols& sym = s->symbols();
     auto it = std::lower_bound(sym.by_name.begin(), sym.by_name.end(), std::make_pair(name, uint32_t{0}));
     for (; it != sym.by_name.end() && it->first == name && hits.size() < limit; ++it)

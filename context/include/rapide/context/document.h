@@ -102,7 +102,9 @@ class Snapshot {
   bool has_parse_errors() const;
 
   // Definitions and imports of the whole document, computed once (thread-safe) and cached.
+  // Costly on large files (40-90 ms CPU on 10k lines): see Workspace::symbol_snapshots.
   const SnapshotSymbols& symbols() const;
+  bool symbols_ready() const { return symbols_ready_.load(std::memory_order_acquire); }
 
  private:
   std::string path_;
@@ -114,6 +116,7 @@ class Snapshot {
   std::optional<ByteSpan> unparsed_;
   mutable std::once_flag symbols_once_;
   mutable std::unique_ptr<SnapshotSymbols> symbols_;
+  mutable std::atomic<bool> symbols_ready_{false};
 };
 using SnapshotPtr = std::shared_ptr<const Snapshot>;
 
