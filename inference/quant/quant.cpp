@@ -14,6 +14,10 @@
 #include <limits>
 #include <string>
 
+#if defined(RAPIDE_QUANT_AVX2) && (defined(__x86_64__) || defined(__i386__))
+#include <cpuid.h>
+#endif
+
 namespace rapide::inference {
 namespace {
 
@@ -134,9 +138,17 @@ namespace quant::kernels {
 
 bool cpu_has_avx2() {
 #if defined(RAPIDE_QUANT_AVX2) && (defined(__x86_64__) || defined(__i386__))
+  // cpuid, not __builtin_cpu_supports: clang rejects "f16c" there.
   static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+    const bool fma = (c >> 12) & 1u, osxsave = (c >> 27) & 1u, avx = (c >> 28) & 1u, f16c = (c >> 29) & 1u;
+    if (!(fma && osxsave && avx && f16c)) return false;
+    unsigned xlo = 0, xhi = 0;  // the OS must save YMM state (XCR0 bits 1 and 2)
+    __asm__("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    if ((xlo & 6u) != 6u || __get_cpuid_max(0, nullptr) < 7) return false;
+    __cpuid_count(7, 0, a, b, c, d);
+    return ((b >> 5) & 1u) != 0;  // AVX2
   }();
   return has;
 #else
