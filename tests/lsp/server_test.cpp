@@ -1,9 +1,12 @@
 // The server over the in-memory transport, in synchronous mode: lifecycle, settings,
 // configuration round trip, cancellation, exactly-once replies.
 #include "lsp_test_util.h"
+#include "rapide/lsp/document_info.h"
 #include "rapide/lsp/server.h"
 
 #include <gtest/gtest.h>
+
+#include <cstdio>
 #include <spdlog/sinks/null_sink.h>
 
 namespace rapide::lsp {
@@ -59,6 +62,28 @@ TEST_F(ServerTest, InitializationOptionsSetSettings) {
   EXPECT_TRUE(s.language_enabled("python"));
 }
 
+// textDocument/completion is advertised only to clients without inline completion (issue 7: the
+// fallback is for them; a client with both would show the model's text twice).
+TEST_F(ServerTest, CompletionProviderOnlyForClientsWithoutInlineCompletion) {
+  auto p = initialize_params();
+  p["capabilities"]["textDocument"] = {{"inlineCompletion", {{"dynamicRegistration", false}}}};
+  auto msgs = roundtrip(frame(request(1, "initialize", p)));
+  auto r = response(msgs, 1);
+  ASSERT_TRUE(r);
+  const auto& caps = r->at("result").at("capabilities");
+  EXPECT_EQ(caps.at("inlineCompletionProvider"), true);
+  EXPECT_FALSE(caps.contains("completionProvider")) << caps.dump();
+}
+
+TEST_F(ServerTest, CompletionProviderForClientsWithoutInlineCompletion) {
+  auto msgs = roundtrip(frame(request(1, "initialize", initialize_params())));
+  auto r = response(msgs, 1);
+  ASSERT_TRUE(r);
+  const auto& caps = r->at("result").at("capabilities");
+  EXPECT_TRUE(caps.contains("completionProvider")) << caps.dump();
+  EXPECT_EQ(caps.at("inlineCompletionProvider"), true);
+}
+
 TEST_F(ServerTest, BadInitializationOptionsAreInvalidParams) {
   auto p = initialize_params();
   p["initializationOptions"] = {{"rapide", {{"maxTokens", "many"}}}};
@@ -110,6 +135,45 @@ TEST_F(ServerTest, IncrementalChangesWithUtf16Positions) {
   ASSERT_TRUE(snap);
   EXPECT_EQ(snap->text(), "a = \"é😀y\"\n");
   EXPECT_EQ(snap->version(), 2);
+}
+
+// rapide/document: the server's copy (version, lengths, FNV-1a hash; text on request), which
+// bench/soak.mjs compares with the editor's after a long typing session.
+TEST_F(ServerTest, DocumentRequestReportsTheServersCopy) {
+  initialize();
+  roundtrip(frame(did_open("file:///d.py", "python", "a = \"é😀x\"\n")));
+  roundtrip(frame(notification(
+      "textDocument/didChange",
+      {{"textDocument", {{"uri", "file:///d.py"}, {"version", 5}}},
+       {"contentChanges",
+        {{{"range", {{"start", {{"line", 0}, {"character", 8}}}, {"end", {{"line", 0}, {"character", 9}}}}},
+          {"text", "yz\n"}}}}})));
+  const std::string expected = "a = \"é😀yz\n\"\n";
+  auto msgs = roundtrip(frame(request(7, "rapide/document", {{"textDocument", {{"uri", "file:///d.py"}}}})));
+  auto r = response(msgs, 7);
+  ASSERT_TRUE(r && r->contains("result")) << (r ? r->dump() : "no answer");
+  const auto& d = r->at("result");
+  EXPECT_EQ(d.at("uri"), "file:///d.py");
+  EXPECT_EQ(d.at("version"), 5);
+  EXPECT_EQ(d.at("languageId"), "python");
+  EXPECT_EQ(d.at("bytes"), expected.size());
+  EXPECT_EQ(d.at("utf16Length"), 13);  // a␠=␠"é + 2 for 😀 + yz\n"\n
+  EXPECT_EQ(d.at("lines"), 3);
+  // FNV-1a 64 of "a" is af63dc4c8601ec8c (the published test vector).
+  EXPECT_EQ(fnv1a64("a"), 0xaf63dc4c8601ec8cull);
+  char hash[32];
+  std::snprintf(hash, sizeof hash, "fnv1a64:%016llx", static_cast<unsigned long long>(fnv1a64(expected)));
+  EXPECT_EQ(d.at("hash"), hash);
+  EXPECT_FALSE(d.contains("text"));
+  msgs = roundtrip(frame(request(8, "rapide/document", {{"textDocument", {{"uri", "file:///d.py"}}}, {"includeText", true}})));
+  r = response(msgs, 8);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->at("result").at("text"), expected);
+  msgs = roundtrip(frame(request(9, "rapide/document", {{"textDocument", {{"uri", "file:///nope.py"}}}})));
+  r = response(msgs, 9);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(error_code_of(*r), -32602) << r->dump();
+  EXPECT_NE(r->dump().find("nope.py"), std::string::npos);
 }
 
 TEST_F(ServerTest, IncrementalChangesWithUtf8Positions) {
