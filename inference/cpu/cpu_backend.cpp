@@ -1,5 +1,6 @@
 #include "cpu/cpu_backend.h"
 
+#include "cpu/elementwise.h"
 #include "cpu/kernels.h"
 #include "cpu/matmul.h"
 #include "rapide/inference/quant.h"
@@ -191,11 +192,8 @@ void CpuBackend::kv_store(KvCache& kv_base, std::int32_t layer, std::int32_t pos
 void CpuBackend::swiglu(const float* gate, const float* up, float* out, std::int64_t n) {
   const std::int64_t chunk = chunk_size(n, pool_.size(), 4096);
   pool_.run((n + chunk - 1) / chunk, [&](std::int64_t task, int) {
-    const std::int64_t end = std::min(n, (task + 1) * chunk);
-    for (std::int64_t i = task * chunk; i < end; ++i) {
-      const float g = gate[i];
-      out[i] = g / (1.0f + std::exp(-g)) * up[i];
-    }
+    const std::int64_t begin = task * chunk, end = std::min(n, begin + chunk);
+    swiglu_span(gate + begin, up + begin, out + begin, end - begin);
   }, n * 8);
 }
 
