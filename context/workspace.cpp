@@ -51,6 +51,9 @@ struct Workspace::OpenDocument {
   void publish() {
     SnapshotPtr s = doc.snapshot();
     std::lock_guard<std::mutex> lock(published_mutex);
+    // Symbols computed by anyone on the version being replaced stay usable for lookups.
+    if (published->symbols_ready() && (!with_symbols || published->version() >= with_symbols->version()))
+      with_symbols = published;
     published = std::move(s);
   }
   SnapshotPtr get() const {

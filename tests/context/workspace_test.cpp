@@ -83,6 +83,10 @@ TEST(Workspace, IndexesFoldersRespectingGitignoreAndResolvesImports) {
   EXPECT_EQ(ws.resolve_import(*s, imports[1]), (root / "pkg/__init__.py").lexically_normal().string());
   std::vector<TextChange> ch{{Range{{3, 0}, {3, 0}}, "def added_later():\n    pass\n"}};
   ASSERT_TRUE(ws.change(app, ch, PositionEncoding::utf16, 2).ok());
+  // A lookup right after the edit may read the previous version and asks the background thread
+  // for the new version's definitions.
+  (void)ws.lookup("added_later");
+  ws.wait_parsed();
   ASSERT_EQ(ws.lookup("added_later").size(), 1u);
   EXPECT_TRUE(ws.lookup("added_later")[0].from_open_document);
   EXPECT_FALSE(ws.change("/no/such/file.py", ch, PositionEncoding::utf16, 1).ok());
