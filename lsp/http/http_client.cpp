@@ -175,6 +175,11 @@ Result<OpenAiClient::Response> OpenAiClient::exchange(
       if (ec) return error("backend ", url, ": connection closed before the response ended");
       continue;
     }
+    // Checked here too: while tokens keep arriving, read_some returns at once without polling it.
+    if (cancel.cancelled()) {
+      out.stopped = true;
+      return out;
+    }
     const auto got = http_detail::read_some(socket, buffer, deadline, [&] { return cancel.cancelled(); });
     if (got == http_detail::ReadOutcome::STOPPED) {
       out.stopped = true;
