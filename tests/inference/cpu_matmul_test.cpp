@@ -135,7 +135,7 @@ TEST(CpuMatmul, IsaDetection) {
   EXPECT_EQ(matmul_best_isa() == MatmulIsa::Avx2, matmul_isa_available(MatmulIsa::Avx2));
   for (TensorType t : {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K})
     EXPECT_TRUE(matmul_int8_type(t)) << type_name(t);
-  for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q4_1})
+  for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::BF16})
     EXPECT_FALSE(matmul_int8_type(t)) << type_name(t);
 }
 
