@@ -22,6 +22,7 @@ void register_complete(CLI::App& app, int* exit_code);  // cmd_complete.cpp
 void register_demo(CLI::App& app, int* exit_code);      // cmd_demo.cpp
 
 void register_generate(CLI::App& app, int* exit_code);  // cmd_generate.cpp
+void register_quantize(CLI::App& app, int* exit_code);  // cmd_quantize.cpp
 void register_serve_http(CLI::App& app, int* exit_code);  // cmd_serve_http.cpp
 void register_bench(CLI::App& app, int* exit_code);       // cmd_bench.cpp
 

@@ -47,6 +47,7 @@ std::vector<rapide::cli::Register> commands() {
       rapide::cli::register_demo,
       rapide::cli::register_gguf,
       rapide::cli::register_make_model,
+      rapide::cli::register_quantize,
       rapide::cli::register_logits,
       rapide::cli::register_perplexity,
       rapide::cli::register_context,

@@ -64,7 +64,7 @@ Status CpuBackend::prepare_weights(std::span<const WeightView> weights) {
     if (w.empty()) continue;
     if (!weight_type_supported(w.type))
       return error("tensor '", std::string(w.name), "': type ", std::string(tensor_type_traits(w.type).name),
-                   " is not supported by the CPU backend (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)");
+                   " is not supported by the CPU backend (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)");
     max_cols = std::max(max_cols, w.n_cols);
   }
   ensure_scratch(max_cols);

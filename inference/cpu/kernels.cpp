@@ -5,6 +5,7 @@
 #include "rapide/inference/quant/blocks.h"
 #include "rapide/inference/quant/dequantize.h"
 #include "rapide/inference/quant/float16.h"
+#include "rapide/inference/quant.h"
 
 #include <cstring>
 
@@ -24,6 +25,9 @@ bool weight_type_supported(TensorType type) {
     case TensorType::BF16:
     case TensorType::Q8_0:
     case TensorType::Q4_0:
+    case TensorType::Q4_1:
+    case TensorType::Q5_0:
+    case TensorType::Q5_1:
     case TensorType::Q4_K:
     case TensorType::Q5_K:
     case TensorType::Q6_K:
@@ -164,8 +168,10 @@ void dequantize_weight_row(TensorType type, const void* src, float* dst, std::in
     case TensorType::Q5_K: return dequant_blocks<q::BlockQ5_K, q::kQK_K>(src, dst, n);
     case TensorType::Q6_K: return dequant_blocks<q::BlockQ6_K, q::kQK_K>(src, dst, n);
     default:
-      // Unreachable: model loading rejects other types (weight_type_supported).
-      for (std::int64_t i = 0; i < n; ++i) dst[i] = 0.0f;
+      // Q4_1/Q5_0/Q5_1 (llama.cpp's fallbacks for rows that hold no whole K-quant block): the
+      // quant library's row dequantizer. Model loading rejects types it cannot read.
+      if (!dequantize_row(type, src, dst, n))
+        for (std::int64_t i = 0; i < n; ++i) dst[i] = 0.0f;
       return;
   }
 }

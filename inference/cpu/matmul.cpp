@@ -85,6 +85,9 @@ bool matmul_int8_type(TensorType t) {
   switch (t) {
     case TensorType::Q8_0:
     case TensorType::Q4_0:
+    case TensorType::Q4_1:  // no tile kernel: the quant library's row dot
+    case TensorType::Q5_0:
+    case TensorType::Q5_1:
     case TensorType::Q4_K:
     case TensorType::Q5_K:
     case TensorType::Q6_K:

@@ -46,7 +46,8 @@ bool matmul_isa_available(MatmulIsa isa);
 MatmulIsa matmul_best_isa();
 const char* matmul_isa_name(MatmulIsa isa);
 
-// True for the weight types with integer kernels (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K).
+// True for the weight types with integer dot products (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K: tile kernels;
+// Q4_1, Q5_0, Q5_1: the quant library's row dot).
 bool matmul_int8_type(TensorType weight_type);
 
 // Converts the n_tokens rows of x (n_cols floats each) to vec_dot_activation_type(weight_type)

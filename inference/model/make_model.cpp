@@ -78,6 +78,8 @@ std::int64_t layer_of(std::string_view name) {
 bool ends_with(std::string_view s, std::string_view suffix) { return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix; }
 bool contains(std::string_view s, std::string_view part) { return s.find(part) != std::string_view::npos; }
 
+}  // namespace
+
 // llama_ftype ids (include/llama.h) for general.file_type.
 std::uint32_t file_type_id(const WeightFormat& f) {
   if (f.q4_k_m) return 15;
@@ -93,6 +95,8 @@ std::uint32_t file_type_id(const WeightFormat& f) {
     default: return 0;
   }
 }
+
+namespace {
 
 bool is_moe_arch_supported(const ModelDims& d) { return d.arch == "llama" || d.arch == "qwen3moe"; }
 

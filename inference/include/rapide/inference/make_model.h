@@ -94,6 +94,9 @@ struct MakeModelReport {
 
 Result<MakeModelReport> make_model(const MakeModelOptions& options);
 
+// llama.cpp's llama_ftype id for general.file_type (0 F32, 1 F16, 7 Q8_0, 15 Q4_K_M, ...).
+std::uint32_t file_type_id(const WeightFormat& format);
+
 // The type a tensor gets under `format` (exposed for tests): `name` is the GGUF tensor name,
 // `dims` its shape, `n_layer`/`n_expert` the model's, `tied` whether output.weight is absent.
 TensorType choose_tensor_type(const WeightFormat& format, std::string_view name, const std::vector<std::int64_t>& dims,
