@@ -26,6 +26,16 @@ Child::Child(const std::vector<std::string>& argv, const std::filesystem::path& 
   int in_pipe[2], out_pipe[2];
   if (pipe(in_pipe) != 0 || pipe(out_pipe) != 0) throw std::runtime_error("pipe failed");
   ::signal(SIGPIPE, SIG_IGN);
+  // Everything the child needs is built before fork(): in a multithreaded test another thread may
+  // hold the allocator's lock at fork time, and the child must not allocate before exec.
+  std::vector<std::string> env_strings(env.begin(), env.end());  // first: getenv takes the first
+  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
@@ -34,12 +44,7 @@ Child::Child(const std::vector<std::string>& argv, const std::filesystem::path& 
     dup2(out_pipe[1], 1);
     if (err >= 0) dup2(err, 2);
     for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err}) close(fd);
-    for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    std::fprintf(stderr, "execv %s: %s\n", args[0], std::strerror(errno));
+    execve(args[0], args.data(), envp.data());
     _exit(127);
   }
   close(in_pipe[0]);
