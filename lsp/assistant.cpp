@@ -108,6 +108,13 @@ Assistant::CompletionRun Assistant::run_completion(const std::shared_ptr<LoadedM
                                                    const std::function<bool(const std::string&)>& observe) {
   const auto t0 = Clock::now();
   CompletionRun out;
+  if (model->remote) {  // --backend: the same prompt and stop rules, on a remote server
+    auto r = model->remote->complete_inline(scheduler_.workspace(), doc, offset, cancel, settings);
+    out.text = std::move(r.text);  // empty after a failure (the user was told once)
+    out.cancelled = r.cancelled;
+    out.ms = r.ms;
+    return out;
+  }
   context::ContextOptions co;
   const int n_ctx = model->engine->options().n_ctx;
   co.budget_tokens = std::max(64, std::min(1536, n_ctx - settings.maxTokens - 8));
@@ -168,6 +175,19 @@ Assistant::ChatRun Assistant::run_chat(const std::shared_ptr<LoadedModel>& model
                                        const CancelToken& cancel, std::chrono::milliseconds budget) {
   ChatRun out;
   const ChatPrompt p = render_chat(model->chat_format, system, user, comment_prefix, answer_lead);
+  if (model->remote) {
+    RemoteBackend::Call call;
+    call.prompt = p.text;
+    call.max_tokens = max_tokens;
+    call.stop = p.stop_strings;
+    call.deadline = Clock::now() + budget;
+    auto o = model->remote->complete(call, cancel);
+    out.cancelled = o.cancelled;
+    out.deadline = o.deadline_hit;
+    out.text = std::move(o.text);
+    if (!o.failure.empty()) out.error = "the completion backend failed: " + o.failure;
+    return out;
+  }
   GenerateRequest r;
   const auto& tok = *model->tokenizer;
   r.prompt = tok.encode(p.text, /*add_special=*/model->chat_format == ChatFormat::comment, /*parse_special=*/true);

@@ -314,7 +314,7 @@ void LspServer::register_handlers() {
     if (pending_model_message_) {
       show_message(1, *pending_model_message_);
       pending_model_message_.reset();
-    } else if (options_.models.model.empty()) {
+    } else if (options_.models.model.empty() && options_.models.backend.url.empty()) {
       show_message(3, "rapide: no model given (start `rapide serve --model FILE.gguf`); completions, fixes and "
                       "hovers are off");
     }
@@ -388,6 +388,7 @@ void LspServer::initialize(const nlohmann::json& params, Reply reply) {
       if (!alive.expired()) on_model_done(st);
     });
   };
+  listener.on_message = [this](int type, const std::string& message) { show_message(type, message); };
   models_->load_async(options_.models, std::move(listener));
 }
 
