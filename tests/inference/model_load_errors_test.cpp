@@ -85,8 +85,8 @@ TEST(ModelLoadErrors, WrongShape) {
 
 TEST(ModelLoadErrors, UnsupportedType) {
   TinySpec s;
-  s.type_override = {{"blk.0.attn_v.weight", TensorType::Q4_1}};
-  EXPECT_HAS(load_error(s), "tensor 'blk.0.attn_v.weight': type Q4_1 is not supported by the CPU backend");
+  s.type_override = {{"blk.0.attn_v.weight", TensorType::Q8_1}};
+  EXPECT_HAS(load_error(s), "tensor 'blk.0.attn_v.weight': type Q8_1 is not supported by the CPU backend");
   TinySpec norm;
   norm.type_override = {{"output_norm.weight", TensorType::F16}};
   EXPECT_HAS(load_error(norm), "tensor 'output_norm.weight': type F16 is not supported for norm/bias vectors");
