@@ -146,7 +146,7 @@ RemoteBackend::Outcome RemoteBackend::complete(const Call& call, const inference
     model = model_id_;
   }
   if (model.empty()) {
-    auto ids = client_->models();
+    auto ids = client_->models(cancel, call.deadline);
     if (!ids || ids->empty()) {
       if (cancel.cancelled()) {
         out.cancelled = true;

@@ -244,7 +244,7 @@ Result<RemoteCompletionResult> OpenAiClient::complete(const RemoteCompletionRequ
                                                       const inference::engine::CancelToken& cancel) const {
   std::string model = request.model;
   if (model.empty()) {
-    auto ids = models();
+    auto ids = models(cancel, request.deadline);
     if (!ids) return ids.error();
     if (ids->empty()) return error("backend ", base_url_, "/models lists no model");
     model = ids->front();
@@ -335,9 +335,12 @@ Result<RemoteCompletionResult> OpenAiClient::complete(const RemoteCompletionRequ
   return res;
 }
 
-Result<std::vector<std::string>> OpenAiClient::models() const {
-  auto resp = exchange("GET", "/models", {}, {}, inference::engine::CancelToken{});
+Result<std::vector<std::string>> OpenAiClient::models(const inference::engine::CancelToken& cancel,
+                                                      std::optional<std::chrono::steady_clock::time_point> deadline) const {
+  auto resp = exchange("GET", "/models", {}, {}, cancel, deadline);
   if (!resp) return resp.error();
+  if (resp->stopped) return error("backend ", base_url_, "/models: cancelled");
+  if (resp->deadline_hit) return error("backend ", base_url_, "/models: no answer before the deadline");
   if (resp->status != 200)
     return error("backend ", base_url_, "/models: HTTP ", resp->status, ": ", server_error_message(resp->status, resp->body));
   json j = json::parse(resp->body, nullptr, false);

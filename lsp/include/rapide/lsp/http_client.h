@@ -69,8 +69,10 @@ class OpenAiClient {
   using OnText = std::function<bool(std::string_view piece)>;
   Result<RemoteCompletionResult> complete(const RemoteCompletionRequest& request, const OnText& on_text,
                                           const inference::engine::CancelToken& cancel) const;
-  // GET {base}/models: the model ids.
-  Result<std::vector<std::string>> models() const;
+  // GET {base}/models: the model ids. A cancel or the deadline ends the wait (an error).
+  Result<std::vector<std::string>> models(
+      const inference::engine::CancelToken& cancel = {},
+      std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) const;
 
   const std::string& base_url() const { return base_url_; }
 
