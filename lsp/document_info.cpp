@@ -2,7 +2,7 @@
 
 #include "rapide/context/languages.h"
 
-#include <cstdio>
+#include <string>
 
 namespace rapide::lsp {
 
@@ -33,8 +33,9 @@ std::uint64_t utf16_length(std::string_view s) {
 }
 
 nlohmann::json document_info_json(const std::string& uri, const context::Snapshot& doc, bool include_text) {
-  char hash[32];
-  std::snprintf(hash, sizeof hash, "fnv1a64:%016llx", static_cast<unsigned long long>(fnv1a64(doc.text())));
+  std::string hash = "fnv1a64:0000000000000000";
+  std::uint64_t h = fnv1a64(doc.text());
+  for (std::size_t i = hash.size(); i-- > 8; h >>= 4) hash[i] = "0123456789abcdef"[h & 0xF];
   nlohmann::json j = {
       {"uri", uri},
       {"version", doc.version()},

@@ -8,6 +8,24 @@ namespace {
 
 using namespace rapide::inference::reference;
 
+// How many of llama.cpp's 64 greedy tokens ours reproduce, in order.
+int greedy_agreement(Model& m, const Reference& ref) {
+  const auto prompt = ref.j.at("greedy_prompt").get<std::vector<std::int32_t>>();
+  const auto want = ref.j.at("greedy").get<std::vector<std::int32_t>>();
+  const auto got = greedy(m, prompt, 64);
+  int agree = 0;
+  while (agree < static_cast<int>(std::min(got.size(), want.size())) && got[agree] == want[agree]) ++agree;
+  return agree;
+}
+
+// Our perplexity over the reference's tokens, chunked as llama-perplexity does (n_ctx 128).
+Result<PerplexityResult> reference_perplexity(Model& m, const Reference& ref) {
+  PerplexityOptions po;
+  po.n_ctx = 128;
+  po.bos = ref.j.at("add_bos").get<bool>() ? ref.j.at("tokens")[0].get<std::int32_t>() : -1;
+  return compute_perplexity(m, ref.j.at("tokens").get<std::vector<std::int32_t>>(), po);
+}
+
 TEST(ReferenceLlamaCpp, Stories260KMatchesLlamaCpp) {
   RAPIDE_REQUIRE_SHARED(model_path, "models/stories260K.gguf");
   RAPIDE_REQUIRE_SHARED(text, "text/story.txt");
@@ -20,18 +38,10 @@ TEST(ReferenceLlamaCpp, Stories260KMatchesLlamaCpp) {
   const double kl = mean_kl(*m, ref);
   EXPECT_LT(kl, 1e-3);
 
-  const auto prompt = ref.j.at("greedy_prompt").get<std::vector<std::int32_t>>();
-  const auto want = ref.j.at("greedy").get<std::vector<std::int32_t>>();
-  const auto got = greedy(*m, prompt, 64);
-  int agree = 0;
-  while (agree < static_cast<int>(std::min(got.size(), want.size())) && got[agree] == want[agree]) ++agree;
+  const int agree = greedy_agreement(*m, ref);
   EXPECT_EQ(agree, 64);
 
-  PerplexityOptions po;
-  po.n_ctx = 128;
-  po.bos = ref.j.at("add_bos").get<bool>() ? ref.j.at("tokens")[0].get<std::int32_t>() : -1;
-  const auto tokens = ref.j.at("tokens").get<std::vector<std::int32_t>>();
-  auto ppl = compute_perplexity(*m, tokens, po);
+  auto ppl = reference_perplexity(*m, ref);
   ASSERT_TRUE(ppl) << ppl.message();
   const double ref_ppl = ref.j.at("ppl").get<double>();
   EXPECT_LT(std::abs(ppl->ppl - ref_ppl), 5e-4 * ref_ppl);
@@ -67,16 +77,9 @@ TEST_P(ReferenceStoriesQuantized, MatchesLlamaCpp) {
   ASSERT_TRUE(m);
   const double kl = mean_kl(*m, ref);
   EXPECT_LT(kl, c.kl_limit);
-  const auto prompt = ref.j.at("greedy_prompt").get<std::vector<std::int32_t>>();
-  const auto want = ref.j.at("greedy").get<std::vector<std::int32_t>>();
-  const auto got = greedy(*m, prompt, 64);
-  int agree = 0;
-  while (agree < static_cast<int>(std::min(got.size(), want.size())) && got[agree] == want[agree]) ++agree;
+  const int agree = greedy_agreement(*m, ref);
   EXPECT_EQ(agree, 64);
-  PerplexityOptions po;
-  po.n_ctx = 128;
-  po.bos = ref.j.at("add_bos").get<bool>() ? ref.j.at("tokens")[0].get<std::int32_t>() : -1;
-  auto ppl = compute_perplexity(*m, ref.j.at("tokens").get<std::vector<std::int32_t>>(), po);
+  auto ppl = reference_perplexity(*m, ref);
   ASSERT_TRUE(ppl) << ppl.message();
   const double ref_ppl = ref.j.at("ppl").get<double>();
   EXPECT_LT(std::abs(ppl->ppl - ref_ppl), 5e-3 * ref_ppl);
