@@ -19,22 +19,8 @@ namespace rapide::inference::cpu {
 namespace q = rapide::inference::quant;
 
 bool weight_type_supported(TensorType type) {
-  switch (type) {
-    case TensorType::F32:
-    case TensorType::F16:
-    case TensorType::BF16:
-    case TensorType::Q8_0:
-    case TensorType::Q4_0:
-    case TensorType::Q4_1:
-    case TensorType::Q5_0:
-    case TensorType::Q5_1:
-    case TensorType::Q4_K:
-    case TensorType::Q5_K:
-    case TensorType::Q6_K:
-      return true;
-    default:
-      return false;
-  }
+  // The float path's types, plus every type with an integer matmul (one list: matmul_int8_type).
+  return type == TensorType::F32 || type == TensorType::F16 || type == TensorType::BF16 || matmul_int8_type(type);
 }
 
 namespace {

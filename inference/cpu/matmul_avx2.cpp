@@ -14,8 +14,9 @@
 // block sums (bsums).
 //
 // ODR caution (as quant/kernels_avx2.cpp): no inline functions from shared headers here; only the
-// block layouts.
+// block layouts and the internal-linkage helpers of quant/avx2_common.h.
 #include "cpu/matmul.h"
+#include "quant/avx2_common.h"
 #include "rapide/inference/quant/blocks.h"
 
 #include <immintrin.h>
@@ -27,6 +28,9 @@ namespace rapide::inference::cpu::mm {
 namespace {
 
 namespace q = rapide::inference::quant;
+using avx2::f16;
+using avx2::k_scales_mins;
+using avx2::word_selector;
 
 // [sum(v0), sum(v1), sum(v2), sum(v3)] of four 8-lane int32 vectors.
 inline __m128i reduce4(__m256i v0, __m256i v1, __m256i v2, __m256i v3) {
@@ -45,7 +49,6 @@ inline __m128 f16x4(std::uint16_t a, std::uint16_t b, std::uint16_t c, std::uint
                                      static_cast<short>(d), 0, 0, 0, 0));
 }
 
-inline float f16(std::uint16_t h) { return _cvtsh_ss(h); }
 
 template <class Block>
 inline const Block* block_at(const std::uint8_t* row, std::int64_t i) {
@@ -54,6 +57,17 @@ inline const Block* block_at(const std::uint8_t* row, std::int64_t i) {
 
 inline void store_tokens(const Tile& g, const __m128* acc, int n_tokens) {
   for (int t = 0; t < n_tokens; ++t) _mm_storeu_ps(g.y + t * g.ldy, acc[t]);
+}
+
+// Software prefetch of block i of the next group of 4 rows (the group after this tile's, 4 row
+// strides further): each row of a group is a short stream (one row, 1-2 KB), too short for the
+// hardware prefetcher to train on, so without this every tile stalls on memory.
+template <class Block>
+inline void prefetch_next_group(const Tile& g, std::int64_t i) {
+  const std::uint8_t* next = g.w + 4 * g.w_stride + static_cast<std::size_t>(i) * sizeof(Block);
+  for (int r = 0; r < 4; ++r)
+    for (std::size_t off = 0; off < sizeof(Block); off += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(next + r * g.w_stride + off), _MM_HINT_T0);
 }
 
 // --- Q8_0 and Q4_0 weights (signed levels) x Q8_0 activations ---------------------------------
@@ -80,6 +94,7 @@ void tile_q8_0_act(const Tile& g) {
   __m128 acc[T];
   for (int t = 0; t < T; ++t) acc[t] = _mm_setzero_ps();
   for (std::int64_t i = 0; i < g.n_blocks; ++i) {
+    prefetch_next_group<Block>(g, i);
     const Block* b0 = block_at<Block>(rows[0], i);
     const Block* b1 = block_at<Block>(rows[1], i);
     const Block* b2 = block_at<Block>(rows[2], i);
@@ -103,24 +118,6 @@ void tile_q8_0_act(const Tile& g) {
 
 // --- K-quants x Q8_K activations --------------------------------------------------------------
 
-// Scales (words 0-7) and mins (words 0-7) of a Q4_K/Q5_K block as int16 (see
-// quant/kernels_avx2.cpp for the bit layout).
-inline void k_scales_mins(const std::uint8_t* s, __m128i& sc, __m128i& m) {
-  std::uint32_t w[3];
-  __builtin_memcpy(w, s, 12);
-  const std::uint32_t s_lo = w[0] & 0x3f3f3f3fu;
-  const std::uint32_t s_hi = (w[2] & 0x0f0f0f0fu) | (((w[0] >> 6) & 0x03030303u) << 4);
-  const std::uint32_t m_lo = w[1] & 0x3f3f3f3fu;
-  const std::uint32_t m_hi = ((w[2] >> 4) & 0x0f0f0f0fu) | (((w[1] >> 6) & 0x03030303u) << 4);
-  const __m128i packed = _mm_setr_epi32(static_cast<int>(s_lo), static_cast<int>(s_hi), static_cast<int>(m_lo),
-                                        static_cast<int>(m_hi));
-  sc = _mm_cvtepu8_epi16(packed);
-  m = _mm_cvtepu8_epi16(_mm_srli_si128(packed, 8));
-}
-
-// Copies word k of each 128-bit half to every word of that half (through shuffle_epi8).
-inline __m256i word_selector(int k) { return _mm256_set1_epi16(static_cast<short>(0x0100 + 0x0202 * k)); }
-
 // Q4_K / Q5_K: per super-block and row, 8 chunks of 32 unsigned levels with one scale each.
 template <bool kFive>
 struct Q45K {
@@ -136,6 +133,7 @@ void tile_q45_k(const Tile& g) {
   __m128 acc[T], acc_min[T];
   for (int t = 0; t < T; ++t) acc[t] = acc_min[t] = _mm_setzero_ps();
   for (std::int64_t i = 0; i < g.n_blocks; ++i) {
+    prefetch_next_group<Block>(g, i);
     const Block* b[4] = {block_at<Block>(rows[0], i), block_at<Block>(rows[1], i), block_at<Block>(rows[2], i),
                          block_at<Block>(rows[3], i)};
     __m256i scales[4];
@@ -204,6 +202,7 @@ void tile_q6_k(const Tile& g) {
   __m128 acc[T];
   for (int t = 0; t < T; ++t) acc[t] = _mm_setzero_ps();
   for (std::int64_t i = 0; i < g.n_blocks; ++i) {
+    prefetch_next_group<Block>(g, i);
     const Block* b[4] = {block_at<Block>(rows[0], i), block_at<Block>(rows[1], i), block_at<Block>(rows[2], i),
                          block_at<Block>(rows[3], i)};
     const q::BlockQ8_K* a[T];

@@ -12,7 +12,9 @@
 //
 // ODR caution: inline functions from shared headers must not be used here. Their out-of-line
 // copies would be compiled with AVX2 and the linker may pick them for scalar callers too, which
-// would then fault on CPUs without AVX2. Only layouts (blocks.h) and local helpers are used.
+// would then fault on CPUs without AVX2. Only layouts (blocks.h), local helpers and the
+// internal-linkage helpers of quant/avx2_common.h are used.
+#include "quant/avx2_common.h"
 #include "quant/kernels.h"
 #include "rapide/inference/quant/blocks.h"
 
@@ -23,18 +25,16 @@
 namespace rapide::inference::quant::kernels {
 namespace {
 
+using avx2::dot_i8;
+using avx2::f16;
+using avx2::k_scales_mins;
+using avx2::word_selector;
+
 inline float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
-}
-
-// Pairwise sums of signed int8 products, widened to 8 int32 lanes (each lane 4 products).
-inline __m256i dot_i8(__m256i x, __m256i y) {
-  const __m256i ax = _mm256_sign_epi8(x, x);
-  const __m256i sy = _mm256_sign_epi8(y, x);
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
 }
 
 // 32 nibbles of a 16-byte array: low nibbles in bytes 0-15, high nibbles in bytes 16-31.
@@ -44,28 +44,8 @@ inline __m256i unpack_nibbles_16(const std::uint8_t* p) {
   return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
 }
 
-inline float f16(std::uint16_t h) { return _cvtsh_ss(h); }
-
 inline float bf16(std::uint16_t h) {
   return _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(static_cast<int>(static_cast<std::uint32_t>(h) << 16))));
-}
-
-// The 8 scales and 8 mins of a Q4_K/Q5_K block (packing of k_scale_min() in
-// quant/dequantize.h, not callable here, see above), as 16-bit lanes: scales in `sc` (words 0-7),
-// mins in `m`. With w0..w2 the three little-endian words of the packed bytes:
-//   scales 0-3 = w0 & 0x3f..,  scales 4-7 = (w2 & 0x0f..) | ((w0 >> 6) & 0x03..) << 4,
-//   mins 0-3   = w1 & 0x3f..,  mins 4-7   = ((w2 >> 4) & 0x0f..) | ((w1 >> 6) & 0x03..) << 4.
-inline void k_scales_mins(const std::uint8_t* q, __m128i& sc, __m128i& m) {
-  std::uint32_t w[3];
-  __builtin_memcpy(w, q, 12);
-  const std::uint32_t s_lo = w[0] & 0x3f3f3f3fu;
-  const std::uint32_t s_hi = (w[2] & 0x0f0f0f0fu) | (((w[0] >> 6) & 0x03030303u) << 4);
-  const std::uint32_t m_lo = w[1] & 0x3f3f3f3fu;
-  const std::uint32_t m_hi = ((w[2] >> 4) & 0x0f0f0f0fu) | (((w[1] >> 6) & 0x03030303u) << 4);
-  const __m128i packed = _mm_setr_epi32(static_cast<int>(s_lo), static_cast<int>(s_hi), static_cast<int>(m_lo),
-                                        static_cast<int>(m_hi));
-  sc = _mm_cvtepu8_epi16(packed);
-  m = _mm_cvtepu8_epi16(_mm_srli_si128(packed, 8));
 }
 
 // sum_j m_j * (bsums[2j] + bsums[2j+1]) in 4 int32 lanes.
@@ -75,8 +55,6 @@ inline __m128i k_min_products(__m128i m, const std::int16_t* bsums) {
   return _mm_madd_epi16(m, _mm_hadd_epi16(b0, b1));
 }
 
-// A 16-bit lane pattern that, through shuffle_epi8, copies word k of each 128-bit half everywhere.
-inline __m256i word_selector(int k) { return _mm256_set1_epi16(static_cast<short>(0x0100 + 0x0202 * k)); }
 
 float dot_f32(const void* w, const void* a, std::int64_t n) {
   const auto* x = static_cast<const float*>(w);
