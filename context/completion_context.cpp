@@ -142,6 +142,7 @@ CompletionContext build_completion_context(const Workspace& workspace, const Sna
   const uint32_t cursor = lines.clamp(cursor_byte);
   ctx.cursor_byte = cursor;
   ctx.tree_stale = doc.tree_stale();
+  ctx.parse_exhausted = doc.parse_exhausted();
   const uint32_t cur_line = lines.line_of(cursor);
   const uint32_t n_lines = lines.line_count();
   int used = 0;
@@ -520,6 +521,8 @@ std::string describe_context(const CompletionContext& c) {
        "\ntokens: " + std::to_string(c.tokens_used) + " of " + std::to_string(c.budget_tokens) + "\n";
   if (c.tree_stale)
     s += "syntax tree: stale (the reparse of the last edit is still running; the edited lines are read as text)\n";
+  if (c.parse_exhausted)
+    s += "syntax tree: none (the parse of this version ran out of its time budget; cut at lines)\n";
   s += "\n";
   s += "== pieces (layout order) ==\n";
   for (const ContextPiece& p : c.pieces)

@@ -52,20 +52,39 @@ const char* read_string(void* payload, uint32_t byte, TSPoint, uint32_t* bytes_r
 }
 
 using Clock = std::chrono::steady_clock;
-bool past_deadline(TSParseState* state) { return Clock::now() >= *static_cast<const Clock::time_point*>(state->payload); }
-bool cancelled(TSParseState* state) { return static_cast<const std::atomic<bool>*>(state->payload)->load(); }
 
-// One parse: to the end (limit zero) or until `limit` has passed, when it returns null. An
-// interrupted parse is dropped (ts_parser_reset), never resumed.
-TreePtr parse_for(TSParser* parser, const TSTree* old_tree, std::string_view text, std::chrono::microseconds limit) {
+// The limits of one parse, checked by tree-sitter's progress callback (every 100 parser
+// operations): a deadline and, optionally, a cancel flag.
+struct ParseLimits {
+  Clock::time_point deadline;
+  const std::atomic<bool>* cancel = nullptr;
+  bool out_of_time = false;
+};
+bool stop_parse(TSParseState* state) {
+  auto* limits = static_cast<ParseLimits*>(state->payload);
+  if (limits->cancel && limits->cancel->load(std::memory_order_relaxed)) return true;
+  if (Clock::now() < limits->deadline) return false;
+  limits->out_of_time = true;
+  return true;
+}
+
+// The one way we run tree-sitter: a parse that stops when `limit` has passed or `cancel`
+// (optional) is set, returning null. An interrupted parse is dropped (ts_parser_reset), never
+// resumed. The parser's language must be set.
+TreePtr parse_bounded(TSParser* parser, const TSTree* old_tree, std::string_view text, std::chrono::microseconds limit,
+                      const std::atomic<bool>* cancel, ParseEnd* end) {
   StringInput in{text.data(), static_cast<uint32_t>(text.size())};
   const TSInput input{&in, &read_string, TSInputEncodingUTF8, nullptr};
-  if (limit.count() <= 0) return TreePtr(ts_parser_parse(parser, old_tree, input));
-  Clock::time_point deadline = Clock::now() + limit;
-  TSParseOptions options{&deadline, &past_deadline};
-  TreePtr tree(ts_parser_parse_with_options(parser, old_tree, input, options));
+  ParseLimits limits{Clock::now() + limit, cancel};
+  TreePtr tree(ts_parser_parse_with_options(parser, old_tree, input, TSParseOptions{&limits, &stop_parse}));
   if (!tree) ts_parser_reset(parser);
+  if (end) *end = tree ? ParseEnd::complete : limits.out_of_time ? ParseEnd::out_of_time : ParseEnd::cancelled;
   return tree;
+}
+
+// Sets the parser's language; false when the grammar cannot be loaded (ABI mismatch).
+bool use_language(TSParser* parser, const Language& language) {
+  return ts_parser_language(parser) == language.grammar() || ts_parser_set_language(parser, language.grammar());
 }
 
 uint32_t char_floor(std::string_view text, uint32_t byte) {
@@ -116,28 +135,36 @@ double jaccard(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b) {
   return static_cast<double>(common) / static_cast<double>(a.size() + b.size() - common);
 }
 
-TreePtr parse_text(TSParser* parser, const Language* language, std::string_view text, const TSTree* old_tree) {
+std::chrono::microseconds ParseBudget::for_bytes(size_t text_bytes) const {
+  // No overflow: per_mib (microseconds) times bytes stays below 2^63 up to terabytes of text.
+  return base + std::chrono::microseconds(per_mib.count() * static_cast<int64_t>(text_bytes) / (int64_t{1} << 20));
+}
+
+TreePtr parse_text(TSParser* parser, const Language* language, std::string_view text, const TSTree* old_tree,
+                   ParseBudget budget, ParseEnd* end) {
+  if (end) *end = ParseEnd::not_parsed;
   if (!language || !parser || text.size() > kMaxParsedBytes) return nullptr;
   if (ts_parser_language(parser) != language->grammar()) {
     if (!ts_parser_set_language(parser, language->grammar())) return nullptr;
     old_tree = nullptr;
   }
-  return TreePtr(ts_parser_parse_string_encoding(parser, old_tree, text.data(), static_cast<uint32_t>(text.size()),
-                                                 TSInputEncodingUTF8));
+  return parse_bounded(parser, old_tree, text, budget.for_bytes(text.size()), nullptr, end);
 }
 
-Snapshot::Snapshot(std::string path, const Language* language, std::string text, int64_t version)
+Snapshot::Snapshot(std::string path, const Language* language, std::string text, int64_t version, ParseBudget budget)
     : path_(std::move(path)), language_(language), version_(version), text_(sanitize_utf8(text)), lines_(text_) {
   if (language_ && text_.size() <= kMaxParsedBytes) {
     ParserPtr parser(ts_parser_new());
-    tree_ = parse_text(parser.get(), language_, text_, nullptr);
+    ParseEnd end = ParseEnd::not_parsed;
+    tree_ = parse_text(parser.get(), language_, text_, nullptr, budget, &end);
+    parse_exhausted_ = end == ParseEnd::out_of_time;
   }
 }
 
 Snapshot::Snapshot(std::string path, const Language* language, std::string text, int64_t version, TreePtr tree,
-                   std::optional<ByteSpan> unparsed)
+                   std::optional<ByteSpan> unparsed, bool parse_exhausted)
     : path_(std::move(path)), language_(language), version_(version), text_(std::move(text)), lines_(text_),
-      tree_(std::move(tree)), unparsed_(unparsed) {}
+      tree_(std::move(tree)), unparsed_(unparsed), parse_exhausted_(parse_exhausted) {}
 
 TSNode Snapshot::root() const { return tree_ ? ts_tree_root_node(tree_.get()) : TSNode{}; }
 
@@ -172,8 +199,8 @@ const SnapshotSymbols& Snapshot::symbols() const {
 }
 
 Document::Document(std::string path, const Language* language, std::string text, int64_t version,
-                   std::chrono::microseconds parse_time_cap)
-    : parser_(ts_parser_new()), parse_time_cap_(parse_time_cap) {
+                   std::chrono::microseconds parse_time_cap, ParseBudget parse_budget)
+    : parser_(ts_parser_new()), parse_time_cap_(parse_time_cap), parse_budget_(parse_budget) {
   std::string clean = sanitize_utf8(text);
   // A placeholder predecessor (no tree) gives reparse the path and language; no cap yet.
   const Snapshot empty(path, language, std::string(), version, nullptr);
@@ -194,27 +221,30 @@ void Document::reparse(const Snapshot& cur, std::string text, TreePtr edited, in
     current_ = std::make_shared<Snapshot>(cur.path(), lang, std::move(text), version, nullptr);
     return;
   }
-  TreePtr next = parse_for(parser_.get(), edited.get(), text, parse_time_cap_);
+  const std::chrono::microseconds budget = parse_budget_.for_bytes(text.size());
+  const bool capped = parse_time_cap_.count() > 0 && parse_time_cap_ < budget;
+  TreePtr next = parse_bounded(parser_.get(), edited.get(), text, capped ? parse_time_cap_ : budget, nullptr, nullptr);
   if (next) {
     current_ = std::make_shared<Snapshot>(cur.path(), lang, std::move(text), version, std::move(next));
     return;
   }
+  if (!capped) {  // the whole budget is spent: no tree for this version
+    current_ = std::make_shared<Snapshot>(cur.path(), lang, std::move(text), version, nullptr, std::nullopt, true);
+    return;
+  }
+  // Cut by the cap: the edited tree (if any) at the new offsets; without one nothing is parsed.
+  if (!edited) unparsed = ByteSpan{0, static_cast<uint32_t>(text.size())};
   current_ = std::make_shared<Snapshot>(cur.path(), lang, std::move(text), version, std::move(edited),
                                         unparsed.value_or(ByteSpan{}));
 }
 
-TreePtr Document::parse_to_end(TSParser* parser, const Snapshot& stale, const std::atomic<bool>* cancel) {
+TreePtr Document::parse_to_end(TSParser* parser, const Snapshot& stale, const std::atomic<bool>* cancel,
+                               ParseBudget budget, ParseEnd* end) {
+  if (end) *end = ParseEnd::not_parsed;
   const Language* lang = stale.language();
-  if (!lang || !parser || stale.text().size() > kMaxParsedBytes) return nullptr;
-  if (ts_parser_language(parser) != lang->grammar() && !ts_parser_set_language(parser, lang->grammar())) return nullptr;
+  if (!lang || !parser || stale.text().size() > kMaxParsedBytes || !use_language(parser, *lang)) return nullptr;
   const TreePtr old = stale.copy_tree();  // a private copy: the snapshot's tree is shared
-  StringInput in{stale.text().data(), static_cast<uint32_t>(stale.text().size())};
-  const TSInput input{&in, &read_string, TSInputEncodingUTF8, nullptr};
-  if (!cancel) return TreePtr(ts_parser_parse(parser, old.get(), input));
-  TSParseOptions options{const_cast<std::atomic<bool>*>(cancel), &cancelled};
-  TreePtr tree(ts_parser_parse_with_options(parser, old.get(), input, options));
-  if (!tree) ts_parser_reset(parser);
-  return tree;
+  return parse_bounded(parser, old.get(), stale.text(), budget.for_bytes(stale.text().size()), cancel, end);
 }
 
 bool Document::install_parse(const SnapshotPtr& parsed, TreePtr tree) {
@@ -224,10 +254,23 @@ bool Document::install_parse(const SnapshotPtr& parsed, TreePtr tree) {
   return true;
 }
 
+bool Document::give_up_parse(const SnapshotPtr& parsed) {
+  if (parsed != current_ || !current_->tree_stale()) return false;
+  const Snapshot& cur = *current_;
+  current_ =
+      std::make_shared<Snapshot>(cur.path(), cur.language(), cur.text(), cur.version(), nullptr, std::nullopt, true);
+  return true;
+}
+
 void Document::finish_parse() {
   if (!parse_pending()) return;
   const SnapshotPtr cur = current_;
-  install_parse(cur, parse_to_end(parser_.get(), *cur));
+  ParseEnd end = ParseEnd::not_parsed;
+  TreePtr tree = parse_to_end(parser_.get(), *cur, nullptr, parse_budget_, &end);
+  if (tree)
+    install_parse(cur, std::move(tree));
+  else
+    give_up_parse(cur);
 }
 
 void Document::edit_bytes(std::string& text, TreePtr& tree, uint32_t start, uint32_t end, std::string_view repl,

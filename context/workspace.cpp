@@ -44,6 +44,7 @@ struct Workspace::OpenDocument {
   std::mutex edit_mutex;             // serializes edits and installing background parses
   std::atomic<bool> edited{false};   // set by each edit: a background parse of an older text stops
   Document doc;
+  bool exhaustion_reported = false;  // (edit_mutex) the log said this document has no tree
   mutable std::mutex published_mutex;
   SnapshotPtr published;            // doc.snapshot(), readable without edit_mutex
   mutable SnapshotPtr with_symbols;  // newest published snapshot whose symbols are computed
@@ -107,13 +108,41 @@ std::shared_ptr<Workspace::OpenDocument> Workspace::find_open(const std::string&
 void Workspace::open(const std::string& path, std::string_view language_id, std::string text, int64_t version) {
   const Language* lang = language_by_id(language_id);
   if (!lang) lang = language_for_path(path);
-  auto doc = std::make_shared<OpenDocument>(path, lang, std::move(text), version, options_.parse_time_cap);
-  std::lock_guard<std::mutex> edit(doc->edit_mutex);
+  auto doc = std::make_shared<OpenDocument>(path, lang, std::move(text), version, options_.parse_time_cap,
+                                            options_.parse_budget);
+  std::string message;
   {
-    std::lock_guard<std::mutex> lock(docs_mutex_);
-    docs_[path] = doc;
+    std::lock_guard<std::mutex> edit(doc->edit_mutex);
+    {
+      std::lock_guard<std::mutex> lock(docs_mutex_);
+      docs_[path] = doc;
+    }
+    if (doc->doc.parse_pending()) schedule_parse(path);
+    message = note_parse(*doc);
   }
-  if (doc->doc.parse_pending()) schedule_parse(path);
+  write_log(message);
+}
+
+std::string Workspace::note_parse(OpenDocument& doc) {
+  const Snapshot& s = doc.doc.current();
+  if (s.tree()) doc.exhaustion_reported = false;
+  if (!s.parse_exhausted()) return {};
+  parses_out_of_budget_.fetch_add(1);
+  if (doc.exhaustion_reported) return {};
+  doc.exhaustion_reported = true;
+  const auto budget_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+      doc.doc.parse_budget().for_bytes(s.text().size()));
+  return "rapide context: parsing " + s.path() + " (version " + std::to_string(s.version()) + ", " +
+         std::to_string(s.text().size()) + " bytes, " + std::string(s.language() ? s.language()->id : "") +
+         ") did not finish within its budget of " + std::to_string(budget_ms.count()) +
+         " ms (a grammar that loops on this text?): no syntax tree for this version, completions use "
+         "line-based context; the next edit parses again (reported once per document)";
+}
+
+void Workspace::write_log(const std::string& line) {
+  if (line.empty() || !options_.log) return;
+  std::lock_guard<std::mutex> lock(log_mutex_);
+  options_.log(line);
 }
 
 Status Workspace::change(const std::string& path, std::span<const TextChange> changes, PositionEncoding encoding,
@@ -121,11 +150,17 @@ Status Workspace::change(const std::string& path, std::span<const TextChange> ch
   const std::shared_ptr<OpenDocument> doc = find_open(path);
   if (!doc) return Status::failure("change of " + path + ": the document is not open");
   doc->edited = true;  // a background parse of the previous text is useless now
-  std::lock_guard<std::mutex> edit(doc->edit_mutex);
-  Status status = doc->doc.apply(changes, encoding, version);
-  doc->edited = true;  // also when the parser took the previous snapshot just before the lock
-  doc->publish();
-  if (doc->doc.parse_pending()) schedule_parse(path);
+  Status status;
+  std::string message;
+  {
+    std::lock_guard<std::mutex> edit(doc->edit_mutex);
+    status = doc->doc.apply(changes, encoding, version);
+    doc->edited = true;  // also when the parser took the previous snapshot just before the lock
+    doc->publish();
+    if (doc->doc.parse_pending()) schedule_parse(path);
+    if (status) message = note_parse(*doc);
+  }
+  write_log(message);
   return status;
 }
 
@@ -218,12 +253,23 @@ void Workspace::parse_loop() {
         doc->edited = false;
       }
     }
-    // The parse runs without any lock; an edit meanwhile (or the destructor) stops it.
-    TreePtr tree = stale ? Document::parse_to_end(parser.get(), *stale, &doc->edited) : nullptr;
+    // The parse runs without any lock, within the budget; an edit meanwhile (or the destructor)
+    // stops it.
+    ParseEnd end = ParseEnd::not_parsed;
+    TreePtr tree =
+        stale ? Document::parse_to_end(parser.get(), *stale, &doc->edited, options_.parse_budget, &end) : nullptr;
     bool done = true;
+    std::string message;
     if (doc) {
       std::lock_guard<std::mutex> edit(doc->edit_mutex);
-      if (tree && doc->doc.install_parse(stale, std::move(tree))) doc->publish();
+      // Out of budget (or not parseable): this version keeps no tree and is not tried again
+      // (looping on it would spin forever on a text the grammar never finishes).
+      const bool changed = tree ? doc->doc.install_parse(stale, std::move(tree))
+                                : stale && end != ParseEnd::cancelled && doc->doc.give_up_parse(stale);
+      if (changed) {
+        doc->publish();
+        message = note_parse(*doc);
+      }
       done = !doc->doc.parse_pending();
       std::lock_guard<std::mutex> lock(parse_mutex_);
       if (done) parse_queue_.erase(path);
@@ -232,6 +278,7 @@ void Workspace::parse_loop() {
       parse_queue_.erase(path);  // closed
     }
     parse_cv_.notify_all();
+    write_log(message);
   }
 }
 
@@ -364,7 +411,7 @@ void Workspace::index_folder(const std::string& root) {
         stats_.bytes_read += text.size();
       }
       text = sanitize_utf8(text);
-      TreePtr tree = parse_text(parser.get(), lang, text, nullptr);
+      TreePtr tree = parse_text(parser.get(), lang, text, nullptr, options_.parse_budget);  // none when out of budget
       IndexedFile f;
       f.path = normalize((fs::path(root) / rel).string());
       if (tree) f.definitions = extract_definitions(*lang, tree.get(), text);

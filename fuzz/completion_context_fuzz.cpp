@@ -7,13 +7,17 @@
 //   - the prefix ends with the text of [window_start, cursor) and the suffix is exactly the
 //     text of [cursor, suffix_end) (the window and suffix are verbatim, never rewritten);
 //   - pieces' line ranges are ordered (start <= end);
-//   - the same inputs give the same context (determinism).
+//   - the same inputs give the same context (determinism);
+//   - parses end within the workspace's parse budget (0.25 s here, so that texts on which a
+//     grammar never finishes, like tree-sitter-typescript #323's, stay under the libFuzzer
+//     timeout) and a document without a tree still gets a context.
 #include "fuzz_input.h"
 
 #include "rapide/context/completion_context.h"
 #include "rapide/context/languages.h"
 #include "rapide/context/workspace.h"
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -39,6 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   WorkspaceOptions wo;
   wo.background = false;
+  wo.parse_budget.base = std::chrono::milliseconds(250);
   Workspace ws(wo);
   std::string ext = lang.extensions.empty() ? ".txt" : std::string(lang.extensions[0]);
   const std::string path = "/fuzz/main" + ext, other_path = "/fuzz/other" + ext;

@@ -8,7 +8,10 @@
 //   - LineIndex offset()/position()/exact() agree with the reference conversion, and
 //     position() -> offset() round-trips to the character start;
 //   - the incrementally reparsed tree equals a fresh parse of the same text whenever the fresh
-//     parse has no syntax error (tree-sitter's own fuzzing invariant).
+//     parse has no syntax error (tree-sitter's own fuzzing invariant);
+//   - every parse ends within its budget (kParseBudget, small so that texts on which a grammar
+//     never finishes, like tree-sitter-typescript #323's, cost 0.25 s and not the 10 s libFuzzer
+//     timeout); a version whose parse ran out has no tree and is left out of the comparison.
 #include "fuzz_input.h"
 
 #include "rapide/context/document.h"
@@ -17,6 +20,7 @@
 
 #include <tree_sitter/api.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -27,6 +31,8 @@ namespace {
 
 using namespace rapide::context;
 using rapide::fuzz::ByteReader;
+
+const ParseBudget kParseBudget{std::chrono::milliseconds(250), std::chrono::microseconds(2000000)};
 
 [[noreturn]] void fail(const char* what, const std::string& detail) {
   std::fprintf(stderr, "document_edit_fuzz: %s\n%s\n", what, detail.c_str());
@@ -129,7 +135,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   uint8_t pick = in.u8();
   const Language* lang = pick % 8 == 7 ? nullptr : &langs[pick % langs.size()];
   std::string reference = rapide::fuzz::code_text(in, in.u8());
-  Document doc("fuzz/file", lang, reference, 1);
+  Document doc("fuzz/file", lang, reference, 1, std::chrono::microseconds(0), kParseBudget);
   if (doc.current().text() != reference) fail("initial text changed", reference);
 
   int64_t version = 1;
@@ -174,8 +180,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (snap.text() != reference) fail("document text differs from the reference", "before:\n" + before + "\nwant:\n" + reference + "\ngot:\n" + snap.text());
     check_positions(snap, in);
     if (lang != nullptr) {
-      Snapshot fresh("fuzz/file", lang, reference, version);
-      if (fresh.tree() != nullptr && !fresh.has_parse_errors()) {
+      Snapshot fresh("fuzz/file", lang, reference, version, kParseBudget);
+      if (snap.tree() == nullptr && !snap.parse_exhausted() && reference.size() <= kMaxParsedBytes)
+        fail("a parsed language gave no tree without running out of budget", reference);
+      if (fresh.tree() != nullptr && !fresh.has_parse_errors() && !snap.parse_exhausted()) {
         std::string a = tree_string(snap.tree()), b = tree_string(fresh.tree());
         if (a != b) fail("incremental tree differs from a fresh parse", "text:\n" + reference + "\nincremental: " + a + "\nfresh: " + b);
       }

@@ -103,3 +103,33 @@ r = random.Random(20261125)
 for i in range(12):
     write("document_edit", "random_%02d" % i, bytes(r.randrange(256) for _ in range(64 + 16 * i)))
     write("completion_context", "random_%02d" % i, bytes(r.randrange(256) for _ in range(96 + 24 * i)))
+
+# Regression seeds (reproducers of bugs the fuzzers found), encoded for the structured targets
+# with the token alphabet of fuzz_input.h (read from there so the encoding follows it).
+header = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz_input.h"), encoding="utf-8").read()
+alphabet = header[header.index("kCodeTokens = {"):header.index("};", header.index("kCodeTokens = {"))]
+tokens = [bytes(t, "utf-8").decode("unicode_escape").encode("latin-1") for t in
+          __import__("re").findall(r'"((?:[^"\\]|\\.)*)"', alphabet)]
+assert len(tokens) == 64, len(tokens)
+
+
+def token_ids(pieces):
+    return bytes(tokens.index(p.encode()) for p in pieces)
+
+
+TSX = 5  # index of typescriptreact in languages() (context/languages.cpp)
+# completion_context_fuzz found that tree-sitter-typescript's TSX parser never finishes on
+# "<x {{x:>x:x(x x)" (upstream issue #323: "<a {{b:>c:d(e f)"): the open and the background
+# parse hung. Layout: language, u16 token count, tokens, other document's token count, then
+# (u16 cursor, u8 budget flag) per context.
+poc = ["<", "x", " ", "{", "{", "x", ":", ">", "x", ":", "x", "(", "x", " ", "x", ")"]
+write("completion_context", "regression-tsx-parser-loop",
+      bytes([TSX]) + len(poc).to_bytes(2, "little") + token_ids(poc) + bytes([0]) +
+      (16).to_bytes(2, "little") + bytes([0]) + (5).to_bytes(2, "little") + bytes([1, 0x20]))
+# document_edit_fuzz: the same text as a TSX document, then byte edits that delete the last ")"
+# (the text parses again) and type it back (the parser loops again). Each edit is followed by
+# the 24 bytes check_positions reads (zeros: line 0, column 0).
+edits = [bytes([1, 0]) + (15).to_bytes(2, "little") + bytes([1]),
+         bytes([1, 1]) + token_ids([")"]) + (15).to_bytes(2, "little") + bytes([0])]
+write("document_edit", "regression-tsx-parser-loop",
+      bytes([TSX, len(poc)]) + token_ids(poc) + bytes([len(edits)]) + b"".join(e + bytes(24) for e in edits))

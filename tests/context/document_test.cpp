@@ -362,6 +362,51 @@ TEST(Document, CappedReparsePublishesAStaleTreeAndFinishesLater) {
   EXPECT_EQ(tree_sexp(opened.current().tree()), before_sexp);
 }
 
+// The parse budget (document.h): a parse that runs out gives a version without a tree, marked
+// parse_exhausted(), never retried; the next edit parses again from scratch.
+TEST(Document, ParseOutOfBudgetGivesNoTreeAndTheNextEditParsesAgain) {
+  using std::chrono::microseconds;
+  using std::chrono::milliseconds;
+  EXPECT_EQ(ParseBudget{}.for_bytes(0), milliseconds(1000));
+  EXPECT_EQ(ParseBudget{}.for_bytes(1u << 20), milliseconds(3000));
+  EXPECT_EQ(ParseBudget{}.for_bytes(kMaxParsedBytes), milliseconds(33000));
+  const Language* py = language_by_id("python");
+  const std::string text = big_python(40);
+  const ParseBudget none{milliseconds(0), microseconds(0)};
+  Document doc("big.py", py, text, 1, microseconds(0), none);
+  EXPECT_EQ(doc.current().tree(), nullptr);
+  EXPECT_TRUE(doc.current().parse_exhausted());
+  EXPECT_FALSE(doc.parse_pending());
+  EXPECT_EQ(doc.current().text(), text);
+  doc.finish_parse();  // nothing pending: no retry
+  EXPECT_TRUE(doc.current().parse_exhausted());
+
+  doc.set_parse_budget(ParseBudget{});
+  ASSERT_TRUE(doc.apply_bytes(0, 0, "# x\n", 2).ok());
+  ASSERT_NE(doc.current().tree(), nullptr);
+  EXPECT_FALSE(doc.current().parse_exhausted());
+  const Snapshot reference("big.py", py, "# x\n" + text, 2);
+  EXPECT_EQ(tree_sexp(doc.current().tree()), tree_sexp(reference.tree()));
+
+  // Cut by the cap, then out of budget when finished: given up, not pending.
+  doc.set_parse_time_cap(microseconds(1));
+  ASSERT_TRUE(doc.apply_bytes(0, 0, "x", 3).ok());
+  ASSERT_TRUE(doc.parse_pending());
+  doc.set_parse_budget(none);
+  doc.finish_parse();
+  EXPECT_FALSE(doc.parse_pending());
+  EXPECT_TRUE(doc.current().parse_exhausted());
+  EXPECT_EQ(doc.current().version(), 3);
+  // Without a tree the next capped edit has nothing to reuse: all of the text is unparsed.
+  doc.set_parse_budget(ParseBudget{});
+  ASSERT_TRUE(doc.apply_bytes(0, 1, "", 4).ok());
+  ASSERT_TRUE(doc.parse_pending());
+  EXPECT_EQ(doc.current().tree(), nullptr);
+  EXPECT_EQ(doc.current().unparsed(), (ByteSpan{0, static_cast<uint32_t>(doc.current().text().size())}));
+  doc.finish_parse();
+  EXPECT_EQ(tree_sexp(doc.current().tree()), tree_sexp(reference.tree()));
+}
+
 TEST(Document, RandomEditsTypeScript) {
   random_edits("typescriptreact",
                "import { useState } from 'react';\n\nexport function Counter({ start }: { start: number }) {\n"

@@ -1,3 +1,4 @@
+#include "rapide/context/document.h"
 #include "rapide/context/languages.h"
 #include "rapide/context/syntax.h"
 
@@ -70,8 +71,7 @@ TEST(Languages, PythonParsesRealCode) {
       "    for d, _, files in os.walk(root):\n"
       "        out.extend(os.path.join(d, f) for f in files)\n"
       "    return out\n";
-  std::unique_ptr<TSTree, decltype(&ts_tree_delete)> tree(
-      ts_parser_parse_string(parser.get(), nullptr, src.data(), static_cast<uint32_t>(src.size())), &ts_tree_delete);
+  const TreePtr tree = parse_text(parser.get(), language_by_id("python"), src, nullptr);
   ASSERT_NE(tree, nullptr);
   const TSNode root = ts_tree_root_node(tree.get());
   EXPECT_STREQ(ts_node_type(root), "module");

@@ -26,6 +26,9 @@
 // On a stale tree (the reparse of the last edit hit the parse time cap, Snapshot::tree_stale)
 // the builder never waits for the parse: it uses the last complete tree outside the edited bytes
 // and the text inside them (identifiers for definition lookup, line cuts for the window).
+// Without a tree (plain text, or a version whose parse ran out of its budget,
+// Snapshot::parse_exhausted) the window is cut at lines and the pieces that need this file's tree
+// (imports, enclosing headers, definitions of identifiers near the cursor) are left out.
 #pragma once
 
 #include "rapide/context/document.h"
@@ -96,6 +99,8 @@ struct CompletionContext {
   std::string comment_prefix;           // line comment token of the language ("//", "#", "--")
   bool tree_stale = false;              // built on a stale tree (Snapshot::tree_stale): the edited
                                         // bytes were read as text (identifiers, line cuts)
+  bool parse_exhausted = false;         // the document version has no tree because its parse ran
+                                        // out of budget (Snapshot::parse_exhausted): line cuts
 };
 
 // Builds the context at a byte offset of a snapshot (clamped to the text, moved back to the start

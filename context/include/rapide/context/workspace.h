@@ -11,6 +11,13 @@
 // lock, then publishes the fresh snapshot if no edit came meanwhile; an edit stops it and it
 // starts over on the newest text. wait_parsed() waits for it.
 //
+// Parse budget (document.h): every parse of an open document is bounded by
+// WorkspaceOptions::parse_budget. A version whose parse exhausts it (open, an uncapped edit, or
+// the background parse) is published with no tree (Snapshot::parse_exhausted()); the background
+// thread does not try that version again; completions use line-based context; the next edit
+// parses again. The first exhaustion of a document is reported once through
+// WorkspaceOptions::log (again only after one of its versions parsed within the budget).
+//
 // Definitions of open documents (Snapshot::symbols) cost 40-90 ms CPU per version of a 10k-line
 // file, so they are computed off the completion path: lookups and snippet searches read the
 // newest version of each document whose symbols are ready (symbol_snapshots) and ask the
@@ -27,6 +34,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -50,6 +58,12 @@ struct WorkspaceOptions {
   // Wall time an edit may spend reparsing (zero: no cap, edits always reparse to the end);
   // beyond it the reparse is done again in the background.
   std::chrono::microseconds parse_time_cap{4000};
+  // Wall time any parse of a document version may take (document.h).
+  ParseBudget parse_budget;
+  // One line per event worth a log record (a parse that ran out of its budget). Called from
+  // the thread that saw it (an editing thread or the background parser), never concurrently,
+  // never with a lock of the workspace held. Null: nothing is reported.
+  std::function<void(const std::string&)> log;
 };
 
 struct IndexStats {
@@ -98,6 +112,8 @@ class Workspace {
   // and no symbols computation that was asked for is waiting.
   void wait_parsed() const;
   IndexStats stats() const;
+  // Parses of open-document versions that ran out of their budget since the workspace was made.
+  size_t parses_out_of_budget() const { return parses_out_of_budget_.load(); }
 
   // Definitions named `name`: open documents first (sorted by path, then position), then indexed
   // files (sorted by path). At most `limit` hits. Deterministic.
@@ -124,6 +140,10 @@ class Workspace {
   std::shared_ptr<OpenDocument> find_open(const std::string& path) const;
   void schedule_parse(const std::string& path);  // called with the document's edit mutex held
   void schedule_symbols(const std::string& path) const;
+  // After a document's current snapshot changed (edit mutex held): counts a parse that ran out
+  // of budget and returns the log line to write (once per document until a version parses).
+  std::string note_parse(OpenDocument& doc);
+  void write_log(const std::string& line);
   void start_worker_locked() const;  // parse_mutex_ held
   void parse_loop();
   void indexer_loop();
@@ -142,6 +162,9 @@ class Workspace {
   std::string parse_last_;  // round robin among documents
   bool parse_stop_ = false;
   mutable std::thread parse_worker_;
+
+  std::atomic<size_t> parses_out_of_budget_{0};
+  std::mutex log_mutex_;
 
   mutable std::mutex index_mutex_;
   mutable std::condition_variable index_cv_;
