@@ -66,15 +66,40 @@ TSNode enclosing_function(TSNode n) {
   return n;
 }
 
+// The tree that describes doc's text: its own, or a private parse of the text when its own is
+// stale (never the stale tree's node ranges), or none.
+struct CurrentTree {
+  TreePtr owned;
+  const TSTree* tree = nullptr;
+  SyntaxSource source = SyntaxSource::lines;
+  TSNode root() const { return ts_tree_root_node(tree); }
+};
+
+CurrentTree current_tree(const Snapshot& doc, ParseBudget budget) {
+  CurrentTree t;
+  if (!doc.tree_stale()) {
+    t.tree = doc.tree();
+    if (t.tree) t.source = SyntaxSource::tree;
+    return t;
+  }
+  ParserPtr parser(ts_parser_new());
+  t.owned = Document::parse_to_end(parser.get(), doc, nullptr, budget);
+  t.tree = t.owned.get();
+  if (t.tree) t.source = SyntaxSource::reparsed;
+  return t;
+}
+
 }  // namespace
 
-FixContext fix_context(const Snapshot& doc, uint32_t start_byte, uint32_t end_byte) {
+FixContext fix_context(const Snapshot& doc, uint32_t start_byte, uint32_t end_byte, ParseBudget budget) {
   FixContext f;
   f.language = doc.language() ? std::string(doc.language()->id) : std::string();
   start_byte = clamp(doc, start_byte);
   end_byte = std::max(start_byte, clamp(doc, end_byte));
   const LineIndex& lines = doc.lines();
-  if (!doc.tree()) {
+  const CurrentTree tree = current_tree(doc, budget);
+  f.syntax = tree.source;
+  if (!tree.tree) {
     f.statement = whole_lines(doc, start_byte, end_byte, "");
     const uint32_t l0 = f.statement.start_line > 10 ? f.statement.start_line - 10 : 0;
     const uint32_t l1 = std::min(lines.line_count() - 1, f.statement.end_line + 10);
@@ -82,7 +107,7 @@ FixContext fix_context(const Snapshot& doc, uint32_t start_byte, uint32_t end_by
     f.function.end_line = l1;
     return f;
   }
-  TSNode n = ts_node_descendant_for_byte_range(doc.root(), start_byte, end_byte);
+  TSNode n = ts_node_descendant_for_byte_range(tree.root(), start_byte, end_byte);
   TSNode stmt = n;
   while (!ts_node_is_null(stmt) && !is_statement_type(ts_node_type(stmt)) && !ts_node_is_null(ts_node_parent(stmt)))
     stmt = ts_node_parent(stmt);
@@ -93,17 +118,25 @@ FixContext fix_context(const Snapshot& doc, uint32_t start_byte, uint32_t end_by
     f.function = f.statement;
   else
     f.function = whole_lines(doc, ts_node_start_byte(fn), ts_node_end_byte(fn), ts_node_type(fn));
-  for (const Import& im : doc.symbols().imports) f.imports.push_back(im.text);
+  // The snapshot's cached symbols when its tree is current; the imports of the private tree
+  // otherwise (the stale tree's imports would be cut from the new text at old ranges).
+  const std::vector<Import> reparsed_imports = tree.source == SyntaxSource::reparsed
+                                                   ? extract_imports(*doc.language(), tree.tree, doc.text())
+                                                   : std::vector<Import>{};
+  for (const Import& im : tree.source == SyntaxSource::tree ? doc.symbols().imports : reparsed_imports)
+    f.imports.push_back(im.text);
   return f;
 }
 
-ExplainContext explain_context(const Snapshot& doc, uint32_t start_byte, uint32_t end_byte) {
+ExplainContext explain_context(const Snapshot& doc, uint32_t start_byte, uint32_t end_byte, ParseBudget budget) {
   ExplainContext x;
   x.language = doc.language() ? std::string(doc.language()->id) : std::string();
   start_byte = clamp(doc, start_byte);
   end_byte = std::max(start_byte, clamp(doc, end_byte));
   const std::string& text = doc.text();
-  if (!doc.tree()) {
+  const CurrentTree tree = current_tree(doc, budget);
+  x.syntax = tree.source;
+  if (!tree.tree) {
     // Without a tree: the word under the cursor, or the selected lines.
     if (start_byte == end_byte) {
       uint32_t s = start_byte, e = start_byte;
@@ -124,10 +157,10 @@ ExplainContext explain_context(const Snapshot& doc, uint32_t start_byte, uint32_
   // Trim the selection's surrounding whitespace, then find the smallest named node covering it.
   while (start_byte < end_byte && std::isspace(static_cast<unsigned char>(text[start_byte]))) ++start_byte;
   while (end_byte > start_byte && std::isspace(static_cast<unsigned char>(text[end_byte - 1]))) --end_byte;
-  TSNode n = ts_node_named_descendant_for_byte_range(doc.root(), start_byte, end_byte);
+  TSNode n = ts_node_named_descendant_for_byte_range(tree.root(), start_byte, end_byte);
   if (start_byte == end_byte && !ts_node_is_null(n) && ts_node_start_byte(n) == start_byte && start_byte > 0) {
     // cursor right after an identifier ("foo|"): prefer the identifier
-    const TSNode prev = ts_node_named_descendant_for_byte_range(doc.root(), start_byte - 1, start_byte - 1);
+    const TSNode prev = ts_node_named_descendant_for_byte_range(tree.root(), start_byte - 1, start_byte - 1);
     if (ts_node_child_count(prev) == 0) n = prev;
   }
   if (start_byte == end_byte && ts_node_child_count(n) == 0) {

@@ -307,6 +307,91 @@ TEST(FixContext, WidensToStatementAndFunction) {
   EXPECT_EQ(word.target.text, "total");
 }
 
+// A C file with `sum` between many small functions (large enough that a 1 us cap always cuts the
+// reparse of an edit).
+std::string c_with_sum(int n_around) {
+  std::string s = "#include <stdio.h>\n\n";
+  const auto helpers = [&](int from) {
+    for (int i = from; i < from + n_around; ++i)
+      s += "static int twice_" + std::to_string(i) + "(int x) {\n  int y = x * 2;\n  return y + " + std::to_string(i) +
+           ";\n}\n\n";
+  };
+  helpers(0);
+  s += "static int sum(const int *v, int n) {\n  int total = 0;\n  for (int i = 0; i < n; ++i)\n    total += v[i];\n"
+       "  return total;\n}\n\n";
+  helpers(n_around);
+  return s;
+}
+
+// Issue 6: a fix context asked for right after an edit, while the reparse is not caught up (the
+// cap cut it and nobody finished it), never reads the stale tree's node ranges against the new
+// text: it reparses the text privately, or falls back to lines when that runs out of budget.
+TEST(FixContext, StaleTreeIsReparsedNotReadAtOldRanges) {
+  const std::string text = c_with_sum(40);
+  Document doc("s.c", language_by_id("c"), text, 1, std::chrono::microseconds(1));
+  // One didChange with two edits: an include at the top and a new line in sum's body.
+  const uint32_t body = static_cast<uint32_t>(text.find("  int total = 0;\n") + 17);
+  const Position at_body = doc.current().lines().position(body, PositionEncoding::utf16);
+  const std::vector<TextChange> changes{{Range{at_body, at_body}, "  int scale = 2;\n"},
+                                        {Range{{0, 0}, {0, 0}}, "#include <stdlib.h>\n"}};
+  ASSERT_TRUE(doc.apply(changes, PositionEncoding::utf16, 2).ok());
+  ASSERT_TRUE(doc.parse_pending()) << "the 1 us cap should leave the reparse pending";
+  const SnapshotPtr stale = doc.snapshot();
+  ASSERT_TRUE(stale->tree_stale());
+  const std::string& now = stale->text();
+  const uint32_t scale = static_cast<uint32_t>(now.find("scale"));
+  // Precondition: the stale tree has no node for the typed line (its smallest node there is sum's
+  // body), so reading it would widen the diagnostic to the whole function.
+  const TSNode old_node = ts_node_descendant_for_byte_range(stale->root(), scale, scale + 5);
+  EXPECT_STRNE(ts_node_type(old_node), "identifier");
+
+  const Snapshot fresh("s.c", language_by_id("c"), now, 2);
+  const FixContext want = fix_context(fresh, scale, scale + 5);
+  ASSERT_EQ(want.syntax, SyntaxSource::tree);
+  EXPECT_EQ(want.statement.text, "  int scale = 2;");
+  EXPECT_EQ(want.statement.node_type, "declaration");
+  EXPECT_EQ(want.function.node_type, "function_definition");
+  EXPECT_TRUE(want.function.text.starts_with("static int sum("));
+
+  const FixContext got = fix_context(*stale, scale, scale + 5);
+  EXPECT_EQ(got.syntax, SyntaxSource::reparsed);
+  EXPECT_EQ(got.statement.text, want.statement.text);
+  EXPECT_EQ(got.statement.start_byte, want.statement.start_byte);
+  EXPECT_EQ(got.statement.node_type, want.statement.node_type);
+  EXPECT_EQ(got.function.start_line, want.function.start_line);
+  EXPECT_EQ(got.function.end_line, want.function.end_line);
+  EXPECT_EQ(got.function.text, want.function.text);
+  EXPECT_EQ(got.imports, (std::vector<std::string>{"#include <stdlib.h>", "#include <stdio.h>"}));
+  EXPECT_EQ(got.imports, want.imports);
+
+  const ExplainContext explain = explain_context(*stale, scale + 2, scale + 2);
+  EXPECT_EQ(explain.syntax, SyntaxSource::reparsed);
+  EXPECT_EQ(explain.symbol, "scale");
+  EXPECT_EQ(explain.enclosing.text, want.function.text);
+  EXPECT_TRUE(doc.parse_pending()) << "the document's own parse is left to its owner";
+
+  // The private reparse out of budget: line-based ranges, never the stale tree's.
+  const ParseBudget none{std::chrono::milliseconds(0), std::chrono::microseconds(0)};
+  const FixContext lines = fix_context(*stale, scale, scale + 5, none);
+  EXPECT_EQ(lines.syntax, SyntaxSource::lines);
+  EXPECT_EQ(lines.statement.text, "  int scale = 2;");
+  EXPECT_EQ(lines.statement.node_type, "");
+  const uint32_t line = stale->lines().line_of(scale);
+  EXPECT_EQ(lines.function.start_line, line - 10);
+  EXPECT_EQ(lines.function.end_line, line + 10);
+  const ExplainContext explain_lines = explain_context(*stale, scale + 2, scale + 2, none);
+  EXPECT_EQ(explain_lines.syntax, SyntaxSource::lines);
+  EXPECT_EQ(explain_lines.symbol, "scale");
+
+  // Once the document's parse is finished, its own tree is read.
+  doc.finish_parse();
+  ASSERT_FALSE(doc.parse_pending());
+  const FixContext after = fix_context(doc.current(), scale, scale + 5);
+  EXPECT_EQ(after.syntax, SyntaxSource::tree);
+  EXPECT_EQ(after.statement.text, want.statement.text);
+  EXPECT_EQ(after.function.text, want.function.text);
+}
+
 TEST(Cli, ContextCommandPrintsPiecesAndReasons) {
   testing::TempDir dir;
   const auto helpers = dir.path() / "helpers.py";
