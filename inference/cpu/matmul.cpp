@@ -185,6 +185,7 @@ void matmul_float(ThreadPool& pool, const WeightView& w, const float* x, std::in
   if (n_tokens <= 0 || n_rows <= 0) return;
   const std::int64_t n_tasks = (n_rows + kFloatRows - 1) / kFloatRows;
   const bool plain = w.type == TensorType::F32;
+  [[maybe_unused]] const bool avx2 = plain && matmul_isa_available(MatmulIsa::Avx2) && w.row_bytes % sizeof(float) == 0;
   // F16/BF16 rows: the quant library's float-activation dots (F16C/FMA when available).
   const bool half = w.type == TensorType::F16 || w.type == TensorType::BF16;
   const VecDotFn half_dot = half ? vec_dot_function(w.type) : nullptr;
@@ -205,6 +206,22 @@ void matmul_float(ThreadPool& pool, const WeightView& w, const float* x, std::in
       }
       return;
     }
+#if defined(RAPIDE_MATMUL_AVX2)
+    if (plain && avx2) {
+      const auto* wf = reinterpret_cast<const float*>(w.data + static_cast<std::size_t>(r0) * w.row_bytes);
+      const std::size_t stride = w.row_bytes / sizeof(float);
+      for (std::int64_t t0 = 0; t0 < n_tokens; t0 += mm::kF32TileTokens) {
+        const auto nt = static_cast<int>(std::min<std::int64_t>(mm::kF32TileTokens, n_tokens - t0));
+        for (std::int64_t r = r0; r < r1; r += mm::kF32TileRows) {
+          const auto nr = static_cast<int>(std::min<std::int64_t>(mm::kF32TileRows, r1 - r));
+          const mm::F32Tile tile{wf + static_cast<std::size_t>(r - r0) * stride, stride, x + t0 * n_cols,
+                                 static_cast<std::size_t>(n_cols), n_cols, y + t0 * n_rows + r, n_rows};
+          mm::avx2_f32_tile(tile, nr, nt);
+        }
+      }
+      return;
+    }
+#endif
     float* rows = plain ? nullptr : scratch[static_cast<std::size_t>(thread)].data();
     const float* wr[kFloatRows];
     for (std::int64_t r = r0; r < r1; ++r) {

@@ -14,8 +14,8 @@
 //  - prefill: row panels small enough to stay in L2 are handed out as tasks, and each panel walks
 //    the tokens in tiles of 4 (so a weight panel is read from memory once per call, and each
 //    activation tile is reused by every row of the panel from L1).
-// Other types (F32, F16, BF16) use float dot products with FMA (F32 rows directly, F16/BF16 rows
-// converted on the fly).
+// Other types (F32, F16, BF16) use float dot products with FMA: F32 rows in tiles of 4 rows x 3
+// tokens (AVX2; one row dot per pair otherwise), F16/BF16 rows converted on the fly.
 //
 // Instruction sets: AVX2+FMA+F16C kernels when cpuid reports them (matmul_avx2.cpp is the only
 // file compiled for AVX2), else the quant library's scalar row dots. matmul_quantized takes the
@@ -85,6 +85,22 @@ using TileFn = void (*)(const Tile& tile, int n_tokens);
 // AVX2 tile kernel for a matmul_int8_type; nullptr otherwise (defined in matmul_avx2.cpp,
 // call only when cpu_has_avx2_fma_f16c()).
 TileFn avx2_tile(TensorType weight_type);
+
+// F32 weights: rows r < n_rows (1..4) at w + r * w_stride floats, tokens t < n_tokens (1..3) at
+// x + t * x_stride floats, n_cols columns; y[t * ldy + r] receives the dot products.
+struct F32Tile {
+  const float* w;
+  std::size_t w_stride;
+  const float* x;
+  std::size_t x_stride;
+  std::int64_t n_cols;
+  float* y;
+  std::int64_t ldy;
+};
+inline constexpr int kF32TileRows = 4;
+inline constexpr int kF32TileTokens = 3;
+// Defined in matmul_avx2.cpp; call only when cpu_has_avx2_fma_f16c().
+void avx2_f32_tile(const F32Tile& tile, int n_rows, int n_tokens);
 }  // namespace mm
 
 }  // namespace rapide::inference::cpu

@@ -263,7 +263,57 @@ template <int T> struct KQ4_K { static void run(const Tile& g) { tile_q45_k<fals
 template <int T> struct KQ5_K { static void run(const Tile& g) { tile_q45_k<true, T>(g); } };
 template <int T> struct KQ6_K { static void run(const Tile& g) { tile_q6_k<T>(g); } };
 
+// --- F32 weights x float activations -----------------------------------------------------------
+
+// R rows x T tokens of float dot products, 8 columns at a time: each weight vector loaded once
+// serves T tokens and each activation vector R rows (R * T accumulators, at most 12 of the 16
+// registers), where one row dot per (row, token) pair needs two loads per FMA.
+template <int R, int T>
+void f32_tile(const F32Tile& g) {
+  __m256 acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+  std::int64_t c = 0;
+  for (; c + 8 <= g.n_cols; c += 8) {
+    __m256 xv[T];
+    for (int t = 0; t < T; ++t) xv[t] = _mm256_loadu_ps(g.x + static_cast<std::size_t>(t) * g.x_stride + c);
+    for (int r = 0; r < R; ++r) {
+      const __m256 wv = _mm256_loadu_ps(g.w + static_cast<std::size_t>(r) * g.w_stride + c);
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) {
+      __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc[r][t]), _mm256_extractf128_ps(acc[r][t], 1));
+      h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+      h = _mm_add_ss(h, _mm_movehdup_ps(h));
+      float sum = _mm_cvtss_f32(h);
+      const float* wr = g.w + static_cast<std::size_t>(r) * g.w_stride;
+      const float* xt = g.x + static_cast<std::size_t>(t) * g.x_stride;
+      for (std::int64_t k = c; k < g.n_cols; ++k) sum += wr[k] * xt[k];
+      g.y[t * g.ldy + r] = sum;
+    }
+}
+
+template <int R>
+void f32_tile_rows(const F32Tile& g, int n_tokens) {
+  switch (n_tokens) {
+    case 1: f32_tile<R, 1>(g); break;
+    case 2: f32_tile<R, 2>(g); break;
+    default: f32_tile<R, 3>(g); break;
+  }
+}
+
 }  // namespace
+
+void avx2_f32_tile(const F32Tile& g, int n_rows, int n_tokens) {
+  switch (n_rows) {
+    case 1: f32_tile_rows<1>(g, n_tokens); break;
+    case 2: f32_tile_rows<2>(g, n_tokens); break;
+    case 3: f32_tile_rows<3>(g, n_tokens); break;
+    default: f32_tile_rows<4>(g, n_tokens); break;
+  }
+}
 
 TileFn avx2_tile(TensorType weight_type) {
   switch (weight_type) {

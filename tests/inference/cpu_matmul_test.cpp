@@ -199,6 +199,14 @@ TEST(CpuMatmul, BackendEntryAllTypes) {
   }
 }
 
+TEST(CpuMatmul, F32TilesOnOddShapes) {
+  // Rows and tokens around the 4-row x 3-token float tiles, columns not a multiple of 8, row
+  // counts across the 16-row tasks.
+  for (std::int64_t rows : {1, 3, 4, 5, 17, 35})
+    for (std::int64_t cols : {7, 8, 67, 256})
+      for (std::int64_t nt : {1, 2, 3, 4, 7, 9}) check_backend(TensorType::F32, rows, cols, nt, 1e-5);
+}
+
 TEST(CpuMatmul, NonFiniteActivationsPropagate) {
   const Matrix m = make_matrix(TensorType::Q8_0, 8, 64, 91);
   std::vector<float> x = gaussian(2 * 64, 92);
