@@ -29,7 +29,12 @@ void Assistant::hover(const HoverParams& p, CancelToken cancel, AnswerCallback<n
   if (auto* e = std::get_if<RpcError>(&located)) return cb(*e);
   auto [doc, offset] = std::get<Located>(located);
   if (auto e = model_unavailable()) return cb(*e);
-  const context::ExplainContext ex = context::explain_context(*doc, offset, offset);
+  // This runs on the server's I/O thread: a tree not yet caught up with the last edit is reparsed
+  // here within a few milliseconds at most, else the target is widened by lines.
+  context::ParseBudget io_budget;
+  io_budget.base = std::chrono::milliseconds(5);
+  io_budget.per_mib = std::chrono::microseconds(0);
+  const context::ExplainContext ex = context::explain_context(*doc, offset, offset, io_budget);
   if (ex.target.text.find_first_not_of(" \t\r\n") == std::string::npos) return cb(nlohmann::json(nullptr));
   const auto key = std::make_tuple(p.uri, doc->version(), ex.target.start_byte, ex.target.end_byte);
   std::uint64_t hover_id = 0;
