@@ -109,7 +109,7 @@ Assistant::CompletionRun Assistant::run_completion(const std::shared_ptr<LoadedM
   const auto t0 = Clock::now();
   CompletionRun out;
   if (model->remote) {  // --backend: the same prompt and stop rules, on a remote server
-    auto r = model->remote->complete_inline(scheduler_.workspace(), doc, offset, cancel, settings);
+    auto r = model->remote->complete_inline(scheduler_.workspace(), doc, offset, cancel, settings, observe);
     out.text = std::move(r.text);  // empty after a failure (the user was told once)
     out.cancelled = r.cancelled;
     out.ms = r.ms;

@@ -54,14 +54,42 @@ bool InflightGeneration::stop_if_unused() {
   return true;
 }
 
+void InflightGeneration::take_cancelled_locked(std::vector<Joiner>& out) {
+  for (auto it = joiners_.begin(); it != joiners_.end();) {
+    if (it->cancel.cancelled()) {
+      out.push_back(std::move(*it));
+      it = joiners_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+bool InflightGeneration::tick() {
+  std::vector<Joiner> cancelled;
+  bool stopped = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (finished_) return true;
+    take_cancelled_locked(cancelled);
+    if (unused_locked()) {
+      cancel_.cancel();
+      stopped = true;
+    }
+  }
+  for (auto& j : cancelled) j.done(std::nullopt);
+  return stopped;
+}
+
 bool InflightGeneration::on_stream(const std::string& generated) {
   std::vector<Joiner> diverged;
   bool go_on = true;
   {
     std::lock_guard lock(mutex_);
     streamed_ = generated;
+    take_cancelled_locked(diverged);
     for (auto it = joiners_.begin(); it != joiners_.end();) {
-      if (!it->cancel.cancelled() && !agrees(it->typed)) {
+      if (!agrees(it->typed)) {
         diverged.push_back(std::move(*it));
         it = joiners_.erase(it);
       } else {

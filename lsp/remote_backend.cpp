@@ -200,7 +200,8 @@ RemoteBackend::Outcome RemoteBackend::complete(const Call& call, const inference
 RemoteBackend::CompletionRun RemoteBackend::complete_inline(const context::Workspace& workspace,
                                                             const context::Snapshot& doc, std::uint32_t offset,
                                                             const inference::engine::CancelToken& cancel,
-                                                            const Settings& settings) {
+                                                            const Settings& settings,
+                                                            const std::function<bool(const std::string&)>& observe) {
   // The same steps as Assistant::run_completion on a local engine.
   const auto t0 = Clock::now();
   CompletionRun run;
@@ -219,6 +220,7 @@ RemoteBackend::CompletionRun RemoteBackend::complete_inline(const context::Works
   call.on_text = [&](const std::string& so_far) {
     const bool newline = so_far.find('\n', seen) != std::string::npos;
     seen = so_far.size();
+    if (observe && !observe(so_far)) return false;
     if (stopper.feed(so_far)) return false;
     if (Clock::now() - t0 > budget && newline) {
       budget_stop = true;

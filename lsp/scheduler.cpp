@@ -168,6 +168,12 @@ void Scheduler::worker_main(std::size_t index) {
     for (auto& d : dead)
       if (d.dropped) loop_.post(std::move(d.dropped));
     if (!task.run) continue;
+    if (task.cancel.cancelled()) {  // cancelled since drain_dead: dropped, never run (contract)
+      if (task.dropped) loop_.post(std::move(task.dropped));
+      std::lock_guard lock(mutex_);
+      running_[index].reset();
+      continue;
+    }
     task.run();
     std::lock_guard lock(mutex_);
     running_[index].reset();
@@ -184,6 +190,26 @@ void Scheduler::record_latency(const std::string& uri, double ms) {
 std::chrono::milliseconds Scheduler::current_delay(const std::string& uri) const {
   auto it = docs_.find(uri);
   return it == docs_.end() ? options_.debounce.delay(TypingStats{}) : options_.debounce.delay(it->second.typing);
+}
+
+void Scheduler::drop_cancelled() {
+  for (auto& [uri, s] : docs_) {
+    if (!s.waiting || !s.waiting->cancel.cancelled()) continue;
+    if (s.debounce_timer) {
+      loop_.cancel_timer(*s.debounce_timer);
+      s.debounce_timer.reset();
+    }
+    Task t = std::move(*s.waiting);
+    s.waiting.reset();
+    if (t.dropped) t.dropped();
+  }
+  std::vector<Task> dead;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [e, expired] : queue_.drain_dead(SteadyClock::now())) dead.push_back(std::move(e.item));
+  }
+  for (auto& t : dead)
+    if (t.dropped) t.dropped();
 }
 
 void Scheduler::cancel_all() {

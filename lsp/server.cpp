@@ -468,6 +468,7 @@ void LspServer::cancel_request(const nlohmann::json& params) {
   if (it == in_flight_.end()) return;  // already answered: nothing to do (spec)
   log_->debug("cancel request {}", id.dump());
   it->second.cancel();
+  scheduler_->drop_cancelled();  // a queued request is answered now, not when a worker frees up
 }
 
 void LspServer::show_message(int type, std::string message) {

@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+
 namespace rapide::lsp {
 namespace {
 
@@ -26,6 +28,23 @@ std::string_view line_rest(const context::Snapshot& doc, std::uint32_t offset) {
 
 RpcError cancelled_error(const char* what) {
   return {error_code::request_cancelled, std::string(what) + " was cancelled (superseded by a newer request or an edit)"};
+}
+
+// Loop thread, every 20 ms until the generation ends: answers joiners whose request was
+// cancelled and stops the generation once nobody can use it; `each_tick` runs after each tick
+// that left it running (it answers the owner request once cancelled). The generation's own token
+// is what the engine and the HTTP client poll; without this tick it was only checked when text
+// arrived (on_stream), so a request cancelled while its generation waited for the first token (a
+// busy remote server: nothing streams for as long as the server is busy) was not answered until
+// that token came or the backend timed out (issue 10). Ticks left after the server is gone find
+// the generation finished and touch nothing else (the server stops and joins every generation
+// before the Assistant goes).
+void watch_generation(EventLoop& loop, std::shared_ptr<InflightGeneration> gen, std::function<void()> each_tick) {
+  if (gen->tick()) return;
+  each_tick();
+  loop.post_after(std::chrono::milliseconds(20), [&loop, gen, each_tick = std::move(each_tick)] {
+    watch_generation(loop, gen, each_tick);
+  });
 }
 
 }  // namespace
@@ -119,12 +138,33 @@ bool Assistant::try_join(const InlineJob& job) {
 }
 
 void Assistant::run_inline(const InlineJob& job) {
+  if (job.cancel.cancelled()) {  // cancelled between leaving the queue and starting
+    metrics_.inline_cancelled.fetch_add(1);
+    return job.cb(cancelled_error("inline completion"));
+  }
   metrics_.inline_started.fetch_add(1);
   const std::string& text = job.doc->text();
   auto gen = std::make_shared<InflightGeneration>(text.substr(0, job.offset), text.substr(job.offset), job.cancel);
   {
     std::lock_guard lock(inflight_mutex_);
     inflight_[job.uri] = gen;
+  }
+  // The request that started the generation is answered once: as cancelled as soon as its token
+  // fires (the watcher below), even while the generation goes on for requests that joined it,
+  // or else at the end.
+  auto answered = std::make_shared<std::atomic<bool>>(false);
+  auto answer_cancelled = [this, cb = job.cb, answered] {
+    if (answered->exchange(true)) return;
+    metrics_.inline_cancelled.fetch_add(1);
+    cb(cancelled_error("inline completion"));
+  };
+  if (!scheduler_.synchronous()) {
+    EventLoop& loop = scheduler_.loop();
+    loop.post([&loop, gen, owner = job.cancel, answer_cancelled] {
+      watch_generation(loop, gen, [owner, answer_cancelled] {
+        if (owner.cancelled()) answer_cancelled();
+      });
+    });
   }
   CompletionRun run = run_completion(job.model, *job.doc, job.offset, gen->cancel(), kInlineCompletion, job.settings,
                                      [&gen](const std::string& generated) { return gen->on_stream(generated); });
@@ -140,10 +180,8 @@ void Assistant::run_inline(const InlineJob& job) {
     scheduler_.record_latency(job.uri, run.ms);
     cache_.store(job.uri, std::string_view(text).substr(0, job.offset), line_rest(*job.doc, job.offset), run.text);
   }
-  if (stopped || job.cancel.cancelled()) {
-    metrics_.inline_cancelled.fetch_add(1);
-    return job.cb(cancelled_error("inline completion"));
-  }
+  if (stopped || job.cancel.cancelled()) return answer_cancelled();
+  if (answered->exchange(true)) return;
   if (!run.error.empty()) return job.cb(RpcError{error_code::request_failed, run.error});
   metrics_.inline_latency.record(run.ms);
   job.cb(inline_list(run.text, job.pos));

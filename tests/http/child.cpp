@@ -247,6 +247,8 @@ std::optional<nlohmann::json> LspPipe::read_message(std::chrono::milliseconds ti
 }
 
 std::optional<nlohmann::json> LspPipe::wait_response(int id, std::chrono::milliseconds timeout) {
+  for (const auto& r : responses)  // read earlier, while waiting for another id
+    if (r.at("id") == id) return r;
   const auto deadline = Clock::now() + timeout;
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -261,6 +263,7 @@ std::optional<nlohmann::json> LspPipe::wait_response(int id, std::chrono::millis
       }
       continue;
     }
+    if (msg->contains("id")) responses.push_back(*msg);
     if (msg->contains("id") && msg->at("id") == id) return msg;
   }
 }
@@ -276,6 +279,8 @@ void LspPipe::drain(std::chrono::milliseconds duration) {
       send({{"jsonrpc", "2.0"}, {"id", msg->at("id")}, {"result", nullptr}});
     } else if (msg->contains("method")) {
       notifications.push_back(*msg);
+    } else if (msg->contains("id")) {
+      responses.push_back(*msg);
     }
   }
 }

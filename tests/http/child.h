@@ -65,11 +65,15 @@ class LspPipe {
   explicit LspPipe(Child& child) : child_(child) {}
   int request(const std::string& method, nlohmann::json params);
   void notify(const std::string& method, nlohmann::json params);
-  // Reads until the response to `id`; server requests are answered with null, notifications kept.
+  // Reads until the response to `id` (at once when it was read earlier, while waiting for
+  // another id); server requests are answered with null, notifications kept.
   std::optional<nlohmann::json> wait_response(int id, std::chrono::milliseconds timeout);
   // Reads messages for `duration`, keeping notifications (for checks that nothing more comes).
   void drain(std::chrono::milliseconds duration);
   std::vector<nlohmann::json> notifications;
+  // Every response read so far, in order (wait_response returns one, but keeps them all here:
+  // tests count answers per id).
+  std::vector<nlohmann::json> responses;
 
  private:
   std::optional<nlohmann::json> read_message(std::chrono::milliseconds timeout);

@@ -106,5 +106,50 @@ TEST(Inflight, CancelledJoinerGetsNothingAndFailedGenerationServesNobody) {
   EXPECT_TRUE(o2.called && !o2.rest);
 }
 
+// Issue 10: nothing streams while the generation waits for a busy backend, so on_stream never
+// runs; the periodic tick must stop it as soon as its owner is cancelled.
+TEST(Inflight, TickStopsAGenerationWhoseOwnerWasCancelledBeforeAnyText) {
+  CancelToken owner;
+  InflightGeneration g("a", "", owner);
+  EXPECT_FALSE(g.tick()) << "the owner still wants it";
+  EXPECT_FALSE(g.cancel().cancelled());
+  owner.cancel();
+  EXPECT_TRUE(g.tick());
+  EXPECT_TRUE(g.cancel().cancelled());
+  g.finish(std::nullopt);
+  EXPECT_TRUE(g.tick()) << "finished";
+}
+
+TEST(Inflight, TickAnswersACancelledJoinerAtOnceAndKeepsServingTheLiveOne) {
+  CancelToken owner;
+  owner.cancel();
+  InflightGeneration g("a", "", owner);
+  CancelToken live, gone;
+  Outcome o_live, o_gone;
+  ASSERT_TRUE(g.try_join("ab", joiner(live, o_live)));
+  ASSERT_TRUE(g.try_join("ab", joiner(gone, o_gone)));
+  gone.cancel();
+  EXPECT_FALSE(g.tick()) << "the live joiner still uses it";
+  EXPECT_TRUE(o_gone.called && !o_gone.rest) << "answered before the generation ends";
+  EXPECT_FALSE(o_live.called);
+  EXPECT_EQ(g.joiners(), 1u);
+  live.cancel();
+  EXPECT_TRUE(g.tick());
+  EXPECT_TRUE(o_live.called && !o_live.rest);
+  EXPECT_TRUE(g.cancel().cancelled());
+}
+
+TEST(Inflight, StreamHandsBackCancelledJoiners) {
+  CancelToken owner;
+  InflightGeneration g("a", "", owner);
+  CancelToken gone;
+  Outcome o;
+  ASSERT_TRUE(g.try_join("ab", joiner(gone, o)));
+  gone.cancel();
+  EXPECT_TRUE(g.on_stream("b")) << "the owner is live";
+  EXPECT_TRUE(o.called && !o.rest);
+  EXPECT_EQ(g.joiners(), 0u);
+}
+
 }  // namespace
 }  // namespace rapide::lsp

@@ -147,6 +147,46 @@ TEST(Scheduler, CancelledBeforeRunningIsDropped) {
   EXPECT_TRUE(dropped);
 }
 
+// Issue 10: a task cancelled while every worker is busy is dropped (answered) by drop_cancelled
+// at once, debounced ones too, instead of when a worker frees up.
+TEST(Scheduler, DropCancelledAnswersQueuedAndDebouncedTasksWhileWorkersAreBusy) {
+  EventLoop loop;
+  Metrics metrics;
+  Scheduler s(loop, {1, DebouncePolicy::fixed(10s)}, metrics);
+  s.open("file:///a.py", "python", "", 1);
+  std::atomic<bool> gate{false}, started{false};
+  Task blocker;
+  blocker.run = [&] {
+    started = true;
+    while (!gate.load()) std::this_thread::sleep_for(1ms);
+  };
+  s.schedule(std::move(blocker));
+  for (int i = 0; i < 2000 && !started.load(); ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(started.load());
+  std::atomic<bool> queued_ran{false}, debounced_ran{false};
+  bool queued_dropped = false, debounced_dropped = false;
+  Task queued;
+  queued.run = [&] { queued_ran = true; };
+  queued.dropped = [&] { queued_dropped = true; };
+  CancelToken queued_cancel = queued.cancel;
+  s.schedule(std::move(queued));
+  Task debounced;
+  debounced.run = [&] { debounced_ran = true; };
+  debounced.dropped = [&] { debounced_dropped = true; };
+  CancelToken debounced_cancel = debounced.cancel;
+  s.schedule_debounced("file:///a.py", std::move(debounced));
+  queued_cancel.cancel();
+  debounced_cancel.cancel();
+  s.drop_cancelled();  // on the loop thread, as $/cancelRequest does
+  EXPECT_TRUE(queued_dropped) << "answered while the worker is still busy";
+  EXPECT_TRUE(debounced_dropped) << "answered before its debounce delay";
+  gate = true;
+  std::this_thread::sleep_for(50ms);
+  loop.run_until_idle();
+  EXPECT_FALSE(queued_ran.load());
+  EXPECT_FALSE(debounced_ran.load());
+}
+
 TEST(Scheduler, UriToPath) {
   EXPECT_EQ(uri_to_path("file:///home/me/a%20b.py"), "/home/me/a b.py");
   EXPECT_EQ(uri_to_path("untitled:Untitled-1"), "untitled:Untitled-1");

@@ -54,12 +54,20 @@ class InflightGeneration {
   // The document changed to `text`: keeps the generation alive for `grace` when the change
   // agrees with the stream, else stops it if nobody can use it. Returns true when it stops.
   bool document_changed(std::string_view text, std::chrono::milliseconds grace);
-  // The streamed text so far (generation thread). Joiners that diverged are handed back (their
-  // `done(nullopt)` runs after the lock is released). Returns false to stop generating.
+  // The streamed text so far (generation thread). Joiners that diverged or whose request was
+  // cancelled are handed back (their `done(nullopt)` runs after the lock is released). Returns
+  // false to stop generating.
   bool on_stream(const std::string& generated);
   // Stops the generation when nobody can use it (owner cancelled, no live agreeing joiner, grace
   // over). Returns true when it stopped.
   bool stop_if_unused();
+  // The periodic check while the generation runs (the server calls it every ~20 ms): hands back
+  // the joiners whose request was cancelled (done(nullopt), after the lock is released), then
+  // stop_if_unused(). Needed because on_stream only runs when text arrives: a generation queued
+  // behind other work (a busy remote server, a full engine) streams nothing for a long time,
+  // and a cancelled request must be answered now, not when the first token comes. Returns true
+  // when it stopped (or had finished).
+  bool tick();
 
   // The end: hands each live joiner its rest (or nullopt when `text` is nullopt: failed or
   // stopped) and cancelled joiners nullopt too (their own token says cancelled).
@@ -72,6 +80,7 @@ class InflightGeneration {
  private:
   bool agrees(std::string_view typed) const;  // with streamed_, lock held
   bool unused_locked() const;
+  void take_cancelled_locked(std::vector<Joiner>& out);
 
   const std::string before_, after_;
   const CancelToken owner_;

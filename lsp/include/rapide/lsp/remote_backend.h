@@ -109,6 +109,8 @@ class RemoteBackend {
 
   // An inline completion at `offset` of `doc`: context, prompt, streaming stop rules, time
   // budget and post-processing as the local engine path does. Failures give an empty text.
+  // `observe`, when set, sees the raw text received so far after each piece (as the local
+  // path's on_token does); false ends the request.
   struct CompletionRun {
     std::string text;
     bool cancelled = false;
@@ -117,7 +119,7 @@ class RemoteBackend {
   };
   CompletionRun complete_inline(const context::Workspace& workspace, const context::Snapshot& doc,
                                 std::uint32_t offset, const inference::engine::CancelToken& cancel,
-                                const Settings& settings);
+                                const Settings& settings, const std::function<bool(const std::string&)>& observe = {});
 
  private:
   RemoteBackend() = default;

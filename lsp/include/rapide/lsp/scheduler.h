@@ -85,6 +85,10 @@ class Scheduler {
   const DebouncePolicy& policy() const { return options_.debounce; }
   bool synchronous() const { return options_.worker_threads == 0; }
 
+  // Answers now the tasks whose token fired while they waited (debounce timer or queue): their
+  // `dropped` runs here instead of when a worker frees up, which may be long when every worker
+  // waits on a busy model ($/cancelRequest calls it).
+  void drop_cancelled();
   // Cancels every pending and running task (shutdown).
   void cancel_all();
 
