@@ -4,6 +4,7 @@
 #include "device_option.h"
 
 #include "rapide/lsp/logging.h"
+#include "rapide/lsp/model_host.h"
 #include "rapide/lsp/server.h"
 #include "rapide/lsp/transport.h"
 
@@ -68,6 +69,18 @@ std::vector<std::string> daemon_args(const ServeArgs& a) {
   return v;
 }
 
+// The process's exit code, after the server is gone. A model load the server abandoned (exit
+// while the model was still loading: a FIFO nobody writes, a huge file) still runs on a
+// detached thread; a normal return would run static destructors under it, so the process
+// leaves with _Exit once the log is flushed (protocol output is written unbuffered).
+int leave(int exit_code, const std::shared_ptr<spdlog::logger>& logger) {
+  if (lsp::ModelHost::loads_abandoned() == 0) return exit_code;
+  logger->flush();
+  std::fflush(stdout);
+  std::fflush(stderr);
+  std::_Exit(exit_code);
+}
+
 int run_serve(const ServeArgs& a) {
   if (a.shared) {
     if (!a.listen.empty() || !a.daemon_socket.empty()) {
@@ -129,7 +142,7 @@ int run_serve(const ServeArgs& a) {
   }
 
   if (!a.daemon_socket.empty())
-    return run_daemon(a.daemon_socket, options, *logger, std::chrono::milliseconds(a.idle_exit_ms));
+    return leave(run_daemon(a.daemon_socket, options, *logger, std::chrono::milliseconds(a.idle_exit_ms)), *logger);
 
   lsp::EventLoop loop;
   std::unique_ptr<lsp::Transport> transport;
@@ -172,7 +185,7 @@ int run_serve(const ServeArgs& a) {
     });
     loop.run();
   }
-  return exit_code;
+  return leave(exit_code, *logger);
 }
 
 }  // namespace

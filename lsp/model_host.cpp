@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -113,104 +114,161 @@ void ModelHost::share_models_in_process() {
   shared_models().enabled = true;
 }
 
-ModelHost::ModelHost(std::shared_ptr<spdlog::logger> logger) : log_(std::move(logger)) {}
+namespace {
+std::atomic<int> g_loads_abandoned{0};
+}  // namespace
+
+int ModelHost::loads_abandoned() { return g_loads_abandoned.load(); }
+
+struct ModelHost::State {
+  mutable std::mutex mutex;  // guards status, completion, chat
+  ModelStatus status;
+  std::shared_ptr<LoadedModel> completion;
+  std::shared_ptr<LoadedModel> chat;
+  // Held while a listener callback runs; `listener_closed` (set by the destructor under it)
+  // silences the listener for good: the server it points at is going away.
+  std::mutex listener_mutex;
+  bool listener_closed = false;
+  std::atomic<bool> loader_finished{false};
+};
+
+ModelHost::ModelHost(std::shared_ptr<spdlog::logger> logger)
+    : log_(std::move(logger)), state_(std::make_shared<State>()) {}
 
 ModelHost::~ModelHost() {
-  if (loader_.joinable()) loader_.join();
+  {
+    // No listener call from now on: neither the loader's nor a remote backend's later report.
+    std::lock_guard lock(state_->listener_mutex);
+    state_->listener_closed = true;
+  }
+  if (!loader_.joinable()) return;
+  if (state_->loader_finished.load()) {
+    loader_.join();
+    return;
+  }
+  g_loads_abandoned.fetch_add(1);
+  log_->warn("model load abandoned: the server stops while {} is still loading", status().path);
+  loader_.detach();
 }
 
 ModelStatus ModelHost::status() const {
-  std::lock_guard lock(mutex_);
-  return status_;
+  std::lock_guard lock(state_->mutex);
+  return state_->status;
 }
 
 std::shared_ptr<LoadedModel> ModelHost::completion() const {
-  std::lock_guard lock(mutex_);
-  return completion_;
+  std::lock_guard lock(state_->mutex);
+  return state_->completion;
 }
 
 std::shared_ptr<LoadedModel> ModelHost::chat() const {
-  std::lock_guard lock(mutex_);
-  return chat_ ? chat_ : completion_;
+  std::lock_guard lock(state_->mutex);
+  return state_->chat ? state_->chat : state_->completion;
 }
 
 void ModelHost::load_async(ModelHostOptions options, Listener listener) {
   if (options.model.empty() && options.backend.url.empty()) {
-    std::lock_guard lock(mutex_);
-    status_ = ModelStatus{};
-    status_.message = "no model given: start the server with --model FILE.gguf";
+    std::lock_guard lock(state_->mutex);
+    state_->status = ModelStatus{};
+    state_->status.message = "no model given: start the server with --model FILE.gguf";
     return;
   }
   {
-    std::lock_guard lock(mutex_);
-    status_.state = ModelStatus::State::loading;
-    status_.path = options.model;
-    status_.device = !options.backend.url.empty() ? "remote" : options.device == "auto" ? "cpu" : options.device;
+    std::lock_guard lock(state_->mutex);
+    state_->status.state = ModelStatus::State::loading;
+    state_->status.path = options.model;
+    state_->status.device = !options.backend.url.empty() ? "remote" : options.device == "auto" ? "cpu" : options.device;
   }
-  loader_ = std::thread([this, options = std::move(options), listener = std::move(listener)] { load(options, listener); });
+  // The thread owns copies of everything it touches (state, logger, options): it may outlive
+  // this host. Each listener call goes through the gate so that none starts once the host is gone.
+  auto state = state_;
+  auto gate = [state](auto fn) {
+    return [state, fn = std::move(fn)](auto&&... args) {
+      std::lock_guard lock(state->listener_mutex);
+      if (!state->listener_closed && fn) fn(std::forward<decltype(args)>(args)...);
+    };
+  };
+  Listener gated;
+  if (listener.on_progress) gated.on_progress = gate(std::move(listener.on_progress));
+  if (listener.on_done) gated.on_done = gate(std::move(listener.on_done));
+  if (listener.on_message) gated.on_message = gate(std::move(listener.on_message));
+  loader_ = std::thread([state, log = log_, options = std::move(options), gated = std::move(gated)] {
+    load_into(*state, log, options, gated);
+    state->loader_finished.store(true);
+  });
 }
 
 ModelStatus ModelHost::load(const ModelHostOptions& options, const Listener& listener) {
-  if (options.model.empty() && options.backend.url.empty()) return status();
+  return load_into(*state_, log_, options, listener);
+}
+
+ModelStatus ModelHost::load_into(State& state, const std::shared_ptr<spdlog::logger>& logger,
+                                 const ModelHostOptions& options, const Listener& listener) {
+  spdlog::logger& log = *logger;
+  auto current = [&state] {
+    std::lock_guard lock(state.mutex);
+    return state.status;
+  };
+  if (options.model.empty() && options.backend.url.empty()) return current();
   Listener wrapped = listener;
-  wrapped.on_progress = [this, &listener](double f, const std::string& what) {
+  wrapped.on_progress = [&state, &listener](double f, const std::string& what) {
     {
-      std::lock_guard lock(mutex_);
-      status_.state = ModelStatus::State::loading;
-      status_.load_progress = f;
-      status_.message = what;
+      std::lock_guard lock(state.mutex);
+      state.status.state = ModelStatus::State::loading;
+      state.status.load_progress = f;
+      state.status.message = what;
     }
     if (listener.on_progress) listener.on_progress(f, what);
   };
   {
-    std::lock_guard lock(mutex_);
-    status_.path = options.model;
-    status_.device = !options.backend.url.empty() ? "remote" : options.device == "auto" ? "cpu" : options.device;
+    std::lock_guard lock(state.mutex);
+    state.status.path = options.model;
+    state.status.device = !options.backend.url.empty() ? "remote" : options.device == "auto" ? "cpu" : options.device;
   }
   if (!options.backend.url.empty()) {
     std::function<void(const std::string&)> report;
     if (listener.on_message) report = [on_message = listener.on_message](const std::string& m) { on_message(2, m); };
-    auto remote = load_remote_model(options, log_, std::move(report));
+    auto remote = load_remote_model(options, logger, std::move(report));
     ModelStatus final_status;
     {
-      std::lock_guard lock(mutex_);
+      std::lock_guard lock(state.mutex);
       if (!remote) {
-        status_.state = ModelStatus::State::failed;
-        status_.message = remote.message();
-        log_->error("{}", status_.message);
+        state.status.state = ModelStatus::State::failed;
+        state.status.message = remote.message();
+        log.error("{}", state.status.message);
       } else {
-        completion_ = *remote;
-        chat_.reset();
-        status_.path = (*remote)->path;
-        status_.state = ModelStatus::State::ready;
-        status_.message.clear();
-        status_.load_progress = 1.0;
+        state.completion = *remote;
+        state.chat.reset();
+        state.status.path = (*remote)->path;
+        state.status.state = ModelStatus::State::ready;
+        state.status.message.clear();
+        state.status.load_progress = 1.0;
       }
-      final_status = status_;
+      final_status = state.status;
     }
     if (listener.on_done) listener.on_done(final_status);
     return final_status;
   }
   const bool two = !options.chat_model.empty();
   auto main = load_shared(options.model, options.speculation == inference::engine::Speculation::DRAFT ? options.draft_model : "",
-                       options, wrapped, {0.0, two ? 0.6 : 1.0}, *log_);
+                       options, wrapped, {0.0, two ? 0.6 : 1.0}, log);
   Result<std::shared_ptr<LoadedModel>> chat = std::shared_ptr<LoadedModel>();
-  if (main && two) chat = load_shared(options.chat_model, "", options, wrapped, {0.6, 1.0}, *log_);
+  if (main && two) chat = load_shared(options.chat_model, "", options, wrapped, {0.6, 1.0}, log);
   ModelStatus final_status;
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(state.mutex);
     if (!main || !chat) {
-      status_.state = ModelStatus::State::failed;
-      status_.message = !main ? main.message() : chat.message();
-      log_->error("{}", status_.message);
+      state.status.state = ModelStatus::State::failed;
+      state.status.message = !main ? main.message() : chat.message();
+      log.error("{}", state.status.message);
     } else {
-      completion_ = *main;
-      chat_ = *chat;
-      status_.state = ModelStatus::State::ready;
-      status_.message.clear();
-      status_.load_progress = 1.0;
+      state.completion = *main;
+      state.chat = *chat;
+      state.status.state = ModelStatus::State::ready;
+      state.status.message.clear();
+      state.status.load_progress = 1.0;
     }
-    final_status = status_;
+    final_status = state.status;
   }
   if (listener.on_done) listener.on_done(final_status);
   return final_status;

@@ -1,6 +1,7 @@
 // The real `rapide serve` process, driven interactively over pipes: its log file survives a
 // SIGKILL (flushed per record), `rapide/status` answers "loading" while the model file is still
-// being read, and `--device cuda:N` without CUDA is one clear error with exit status 1.
+// being read, shutdown/exit leave promptly even when the model never loads, and
+// `--device cuda:N` without CUDA is one clear error with exit status 1.
 #include "lsp_test_util.h"
 #include "test_support.h"
 
@@ -179,6 +180,61 @@ TEST(ServeProcess, StatusAnswersLoadingWhileTheModelLoads) {
   c.write(frame(request(900, "shutdown")) + frame(notification("exit")));
   ASSERT_TRUE(c.wait_response(900, std::chrono::seconds(10)));
   EXPECT_EQ(c.wait_exit(std::chrono::seconds(10)), 0);
+}
+
+// Issue 7: shutdown and exit while the model load never finishes (a FIFO nobody writes keeps
+// the loader blocked in open()) answer and leave promptly with the spec's exit code: the load is
+// abandoned. Before the fix the server answered shutdown but then waited for the loader thread
+// forever on exit.
+int exit_code_while_loading(bool shutdown_first, std::string& log) {
+  rapide::testing::TempDir dir;
+  const auto fifo = dir.path() / "never.gguf";
+  EXPECT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const auto err = dir.path() / "err";
+  Child c({RAPIDE_BINARY, "serve", "--model", fifo.string(), "--log-level", "debug"}, err.string());
+  EXPECT_TRUE(c.ok());
+  c.write(frame(request(1, "initialize", initialize_params())) + frame(notification("initialized")));
+  EXPECT_TRUE(c.wait_response(1, std::chrono::seconds(30)));
+  c.write(frame(request(2, "rapide/status")));
+  auto st = c.wait_response(2, std::chrono::seconds(10));
+  EXPECT_TRUE(st);
+  if (st) {
+    EXPECT_EQ(st->at("result").at("state"), "loading") << st->dump();
+  }
+  if (shutdown_first) {
+    const auto t0 = Clock::now();
+    c.write(frame(request(3, "shutdown")));
+    auto sd = c.wait_response(3, std::chrono::seconds(10));
+    EXPECT_TRUE(sd) << "shutdown not answered while the model loads";
+    if (sd) {
+      EXPECT_TRUE(sd->contains("result") && sd->at("result").is_null()) << sd->dump();
+    }
+    EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2));
+  }
+  const auto t0 = Clock::now();
+  c.write(frame(notification("exit")));
+  int code = c.wait_exit(std::chrono::seconds(10));
+  const auto took = Clock::now() - t0;
+  EXPECT_LT(took, std::chrono::seconds(2)) << "exit took "
+                                           << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                                           << " ms";
+  if (code < 0) {  // hung: kill it so the FIFO test does not leak a process
+    c.kill(SIGKILL);
+    c.wait_exit(std::chrono::seconds(10));
+  }
+  log = read_file(err);
+  return code;
+}
+
+TEST(ServeProcess, ShutdownAndExitWhileTheModelNeverLoadsLeaveWithCode0) {
+  std::string log;
+  EXPECT_EQ(exit_code_while_loading(true, log), 0) << log;
+  EXPECT_NE(log.find("model load abandoned"), std::string::npos) << log;
+}
+
+TEST(ServeProcess, ExitWithoutShutdownWhileTheModelNeverLoadsLeavesWithCode1) {
+  std::string log;
+  EXPECT_EQ(exit_code_while_loading(false, log), 1) << log;
 }
 
 TEST(ServeProcess, CudaDeviceWithoutCudaIsAClearError) {

@@ -6,6 +6,13 @@
 // `chat()`; both are null until ready. The server keeps serving in every state.
 //
 // Thread-safety: all members may be called from any thread. Engines are thread-safe (submit()).
+//
+// A load cannot be interrupted (a model file on a FIFO nobody writes blocks in open(); a huge
+// file takes its time), and the server must still exit at once when the editor says so: the
+// destructor then abandons the load instead of waiting for it. The loader thread is detached and
+// keeps only its own shared state alive; the listener is never called again once the destructor
+// has returned. An abandoned loader still runs when the process ends, so a process that saw
+// loads_abandoned() > 0 should leave with std::_Exit after flushing its output.
 #pragma once
 
 #include "rapide/inference/engine/engine.h"
@@ -54,7 +61,7 @@ struct LoadedModel {
 class ModelHost {
  public:
   explicit ModelHost(std::shared_ptr<spdlog::logger> logger);
-  ~ModelHost();  // joins the loader
+  ~ModelHost();  // joins a loader that has finished; abandons (detaches) one still loading
   ModelHost(const ModelHost&) = delete;
   ModelHost& operator=(const ModelHost&) = delete;
 
@@ -74,17 +81,21 @@ class ModelHost {
   // (same file and settings) another has loaded gets the same LoadedModel, Engine included,
   // which stays loaded until the process ends (the shared daemon, one session per editor).
   static void share_models_in_process();
+  // How many loads ModelHosts of this process abandoned (destroyed while loading).
+  static int loads_abandoned();
 
   ModelStatus status() const;
   std::shared_ptr<LoadedModel> completion() const;  // null until ready
   std::shared_ptr<LoadedModel> chat() const;        // the chat model, else the completion model
 
  private:
+  // What the host and its loader thread share (the thread outlives an abandoning host).
+  struct State;
+  static ModelStatus load_into(State& state, const std::shared_ptr<spdlog::logger>& logger,
+                               const ModelHostOptions& options, const Listener& listener);
+
   std::shared_ptr<spdlog::logger> log_;
-  mutable std::mutex mutex_;
-  ModelStatus status_;
-  std::shared_ptr<LoadedModel> completion_;
-  std::shared_ptr<LoadedModel> chat_;
+  std::shared_ptr<State> state_;
   std::thread loader_;
 };
 
