@@ -26,7 +26,7 @@ std::string uri_to_path(const std::string& uri) {
 }
 
 Scheduler::Scheduler(EventLoop& loop, SchedulerOptions options, Metrics& metrics)
-    : loop_(loop), options_(std::move(options)), metrics_(metrics), workspace_(std::make_unique<context::Workspace>()) {
+    : loop_(loop), options_(std::move(options)), metrics_(metrics), workspace_(std::make_unique<context::Workspace>(options_.workspace)) {
   running_.resize(static_cast<std::size_t>(std::max(0, options_.worker_threads)));
   for (std::size_t i = 0; i < running_.size(); ++i) workers_.emplace_back([this, i] { worker_main(i); });
 }

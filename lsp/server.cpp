@@ -50,6 +50,9 @@ std::vector<context::TextChange> parse_changes(const nlohmann::json& params, con
 LspServer::LspServer(EventLoop& loop, Transport& transport, ServerOptions options, std::shared_ptr<spdlog::logger> logger)
     : loop_(loop), transport_(transport), options_(std::move(options)), log_(std::move(logger)) {
   models_ = std::make_unique<ModelHost>(log_);
+  // The workspace's own events (a parse out of its time budget) go to the server's log.
+  if (!options_.scheduler.workspace.log && log_)
+    options_.scheduler.workspace.log = [log = log_](const std::string& line) { log->warn("{}", line); };
   scheduler_ = std::make_unique<Scheduler>(loop_, options_.scheduler, metrics_);
   assistant_ = std::make_unique<Assistant>(*scheduler_, *models_, metrics_, log_);
   assistant_->set_options({PositionEncoding::utf16, options_.settings, options_.prefetch});

@@ -27,7 +27,10 @@ std::string clip_lines(const std::string& text, std::size_t max_lines) {
 void Assistant::hover(const HoverParams& p, CancelToken cancel, AnswerCallback<nlohmann::json> cb) {
   auto located = locate(p.uri, p.position);
   if (auto* e = std::get_if<RpcError>(&located)) return cb(*e);
-  auto [doc, offset] = std::get<Located>(located);
+  // Plain variables, not a structured binding: lambdas below capture them (clang 14, which builds
+  // the fuzz targets, cannot capture structured bindings).
+  DocumentSnapshot doc = std::get<Located>(located).doc;
+  std::uint32_t offset = std::get<Located>(located).offset;
   if (auto e = model_unavailable()) return cb(*e);
   // This runs on the server's I/O thread: a tree not yet caught up with the last edit is reparsed
   // here within a few milliseconds at most, else the target is widened by lines.

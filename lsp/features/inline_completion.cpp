@@ -54,7 +54,10 @@ void Assistant::inline_completion(const InlineCompletionParams& p, CancelToken c
   metrics_.inline_requested.fetch_add(1);
   auto located = locate(p.uri, p.position);
   if (auto* e = std::get_if<RpcError>(&located)) return cb(*e);
-  auto [doc, offset] = std::get<Located>(located);
+  // Plain variables, not a structured binding: lambdas below capture them (clang 14, which builds
+  // the fuzz targets, cannot capture structured bindings).
+  DocumentSnapshot doc = std::get<Located>(located).doc;
+  std::uint32_t offset = std::get<Located>(located).offset;
   const std::string lang = doc->language() ? std::string(doc->language()->id) : std::string();
   if (!options_.settings.language_enabled(lang)) return cb(inline_list("", p.position));
   if (auto e = model_unavailable()) return cb(*e);
@@ -253,7 +256,10 @@ void Assistant::did_show_completion(const std::string& uri, const std::string& t
   log_->debug("completion shown in {} ({} bytes)", uri, text.size());
   auto located = locate(uri, at);
   if (std::get_if<RpcError>(&located)) return;
-  auto [doc, offset] = std::get<Located>(located);
+  // Plain variables, not a structured binding: lambdas below capture them (clang 14, which builds
+  // the fuzz targets, cannot capture structured bindings).
+  DocumentSnapshot doc = std::get<Located>(located).doc;
+  std::uint32_t offset = std::get<Located>(located).offset;
   warm_after(uri, doc, offset, text);
 }
 
@@ -261,7 +267,10 @@ void Assistant::did_partially_accept_completion(const std::string& uri, const st
                                                 std::uint32_t accepted_utf16) {
   auto located = locate(uri, at);
   if (std::get_if<RpcError>(&located)) return;
-  auto [doc, offset] = std::get<Located>(located);
+  // Plain variables, not a structured binding: lambdas below capture them (clang 14, which builds
+  // the fuzz targets, cannot capture structured bindings).
+  DocumentSnapshot doc = std::get<Located>(located).doc;
+  std::uint32_t offset = std::get<Located>(located).offset;
   // The bytes of `text` that make up its first accepted_utf16 UTF-16 units.
   std::size_t bytes = 0;
   for (std::uint32_t units = 0; bytes < text.size() && units < accepted_utf16;) {
@@ -293,7 +302,10 @@ void Assistant::warm_after(const std::string& uri, const DocumentSnapshot& doc, 
 void Assistant::completion(const CompletionParams& p, CancelToken cancel, AnswerCallback<nlohmann::json> cb) {
   auto located = locate(p.uri, p.position);
   if (auto* e = std::get_if<RpcError>(&located)) return cb(*e);
-  auto [doc, offset] = std::get<Located>(located);
+  // Plain variables, not a structured binding: lambdas below capture them (clang 14, which builds
+  // the fuzz targets, cannot capture structured bindings).
+  DocumentSnapshot doc = std::get<Located>(located).doc;
+  std::uint32_t offset = std::get<Located>(located).offset;
   const std::string lang = doc->language() ? std::string(doc->language()->id) : std::string();
   if (!options_.settings.language_enabled(lang))
     return cb(nlohmann::json{{"isIncomplete", false}, {"items", nlohmann::json::array()}});

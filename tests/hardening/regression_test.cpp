@@ -313,6 +313,13 @@ TEST(TsxParserLoop, LanguageServerKeepsAnswering) {
   EXPECT_NE(r.out.find(R"("text":")" + loop + "\\n" + loop + R"(")"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(R"("version":3)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(R"("id":3,"jsonrpc":"2.0","result":null)"), std::string::npos) << r.out;
+  // The workspace's report reaches the server's log (stderr), once for the document.
+  const std::string said = "did not finish within its budget";
+  const std::size_t first = r.err.find(said);
+  EXPECT_NE(first, std::string::npos) << r.err;
+  if (first != std::string::npos) {
+    EXPECT_EQ(r.err.find(said, first + 1), std::string::npos) << r.err;
+  }
 }
 #endif
 

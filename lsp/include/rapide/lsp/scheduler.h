@@ -42,6 +42,7 @@ std::string uri_to_path(const std::string& uri);
 struct SchedulerOptions {
   int worker_threads = 2;  // 0: synchronous mode, tasks run on the loop thread
   DebouncePolicy debounce = DebouncePolicy::adaptive();
+  context::WorkspaceOptions workspace;  // for the Workspace the scheduler owns (its log sink, ...)
 };
 
 struct Task {
