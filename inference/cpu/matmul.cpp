@@ -17,6 +17,8 @@ namespace {
 // Weight bytes of a prefill row panel: small enough to stay in L2 (512 KiB per core here) while
 // the token tiles stream past it.
 constexpr std::size_t kPanelBytes = 192 * 1024;
+// How far ahead of the row being read the one-token path prefetches (within L1 and L2 reach).
+constexpr std::size_t kGemvPrefetchBytes = 6 * 1024;
 // Tokens per tile: what the tile kernels take at once.
 constexpr std::int64_t kTileTokens = 4;
 // Weight rows decoded per task on the float path.
@@ -151,7 +153,18 @@ void matmul_int8(ThreadPool& pool, const WeightView& w, const std::uint8_t* act,
   if (n_tokens == 1) {
     const std::int64_t n_tasks = std::max<std::int64_t>(1, std::min<std::int64_t>(pool.size(), n_rows));
     pool.run(n_tasks, [&](std::int64_t task, int) {
-      rows_dot(task * n_rows / n_tasks, (task + 1) * n_rows / n_tasks, 0, 1);
+      const std::int64_t r0 = task * n_rows / n_tasks, r1 = (task + 1) * n_rows / n_tasks;
+      const std::uint8_t* chunk_end = w.data + static_cast<std::size_t>(r1) * w.row_bytes;
+      for (std::int64_t r = r0; r < r1; ++r) {
+        // Software prefetch kGemvPrefetchBytes ahead of the row being read: the hardware
+        // prefetcher alone left a core's stream at 12 GB/s for both cores together where the
+        // machine reads 15-16 (Q8_0 8960 x 1536 from DRAM, 2 threads, quiet machine).
+        const std::uint8_t* row = w.data + static_cast<std::size_t>(r) * w.row_bytes;
+        const std::uint8_t* ahead = row + kGemvPrefetchBytes;
+        const std::uint8_t* ahead_end = std::min(ahead + w.row_bytes, chunk_end);
+        for (const std::uint8_t* p = ahead; p < ahead_end; p += 64) __builtin_prefetch(p, 0, 3);
+        y[r] = dot(row, act, n_cols);
+      }
     }, work);
     return;
   }
