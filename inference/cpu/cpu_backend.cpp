@@ -112,6 +112,36 @@ void CpuBackend::matmul(const WeightView& w, const float* x, std::int64_t n_toke
   matmul_float(pool_, w, x, n_tokens, y, scratch_);
 }
 
+void CpuBackend::matmul_many(std::span<const MatmulOut> outs, const float* x, std::int64_t n_tokens) {
+  if (n_tokens <= 0 || outs.empty()) return;
+  // One activation conversion and, for one token, one parallel loop over all the rows, when every
+  // weight takes the same integer path on the same input width.
+  const WeightView& first = *outs.front().w;
+  bool same = matmul_int8_type(first.type);
+  for (const MatmulOut& o : outs)
+    same = same && matmul_int8_type(o.w->type) && o.w->n_cols == first.n_cols &&
+           vec_dot_activation_type(o.w->type) == vec_dot_activation_type(first.type);
+  std::size_t act_row = 0;
+  if (!same || !quantize_activations(pool_, first.type, x, n_tokens, first.n_cols, act_, &act_row)) {
+    for (const MatmulOut& o : outs) matmul(*o.w, x, n_tokens, o.y);
+    return;
+  }
+  for (const MatmulOut& o : outs) {
+    const std::uint64_t bytes = static_cast<std::uint64_t>(o.w->n_rows) * o.w->row_bytes;
+    stats_.weight_bytes_read += bytes;
+    if (o.w->expert) stats_.expert_weight_bytes_read += bytes;
+    ++stats_.matmul_calls;
+  }
+  if (n_tokens == 1) {
+    std::vector<GemvOut>& jobs = gemv_jobs_;
+    jobs.clear();
+    for (const MatmulOut& o : outs) jobs.push_back({o.w, o.y});
+    gemv_int8_many(pool_, jobs, act_.data(), isa_);
+    return;
+  }
+  for (const MatmulOut& o : outs) matmul_int8(pool_, *o.w, act_.data(), act_row, n_tokens, o.y, isa_);
+}
+
 void CpuBackend::add_bias(float* y, const WeightView& bias, std::int64_t n_rows) {
   const float* b = reinterpret_cast<const float*>(bias.data);
   for (std::int64_t r = 0; r < n_rows; ++r)

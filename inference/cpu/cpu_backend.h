@@ -66,6 +66,7 @@ class CpuBackend final : public Backend {
                                                 std::int32_t v_width) override;
   void get_rows(const WeightView& table, std::span<const std::int32_t> tokens, float* out) override;
   void matmul(const WeightView& w, const float* x, std::int64_t n_tokens, float* y) override;
+  void matmul_many(std::span<const MatmulOut> outs, const float* x, std::int64_t n_tokens) override;
   void add_bias(float* y, const WeightView& bias, std::int64_t n_rows) override;
   void rms_norm(const float* x, const WeightView& weight, float* y, std::int64_t n_rows, std::int64_t row_len,
                 float eps) override;
@@ -93,6 +94,7 @@ class CpuBackend final : public Backend {
   std::int64_t scratch_floats_ = 0;
   std::vector<std::vector<float>> scratch_;
   std::vector<std::uint8_t> act_;  // activations converted for the int8 matmul kernels
+  std::vector<GemvOut> gemv_jobs_;  // matmul_many's list (kept: no allocation per call)
   MatmulIsa isa_;
   // RoPE cos/sin cache for the last positions and parameters: [n_tokens, n_rot/2, 2]
   std::vector<std::int32_t> rope_positions_;

@@ -147,25 +147,10 @@ void matmul_int8(ThreadPool& pool, const WeightView& w, const std::uint8_t* act,
     }, work);
     return;
   }
-  // One token: the row dot over one contiguous row chunk per thread. The 4-row tile has nothing
-  // to share with one token and measured slower on a quiet machine (1.5B Q8_0 decode, 2 threads:
-  // 6.9 tok/s with the tile, 8.2-9.0 with the row dot; K-quants 0.55-1.08x single-threaded).
+  // One token: row dots (gemv_int8_many).
   if (n_tokens == 1) {
-    const std::int64_t n_tasks = std::max<std::int64_t>(1, std::min<std::int64_t>(pool.size(), n_rows));
-    pool.run(n_tasks, [&](std::int64_t task, int) {
-      const std::int64_t r0 = task * n_rows / n_tasks, r1 = (task + 1) * n_rows / n_tasks;
-      const std::uint8_t* chunk_end = w.data + static_cast<std::size_t>(r1) * w.row_bytes;
-      for (std::int64_t r = r0; r < r1; ++r) {
-        // Software prefetch kGemvPrefetchBytes ahead of the row being read: the hardware
-        // prefetcher alone left a core's stream at 12 GB/s for both cores together where the
-        // machine reads 15-16 (Q8_0 8960 x 1536 from DRAM, 2 threads, quiet machine).
-        const std::uint8_t* row = w.data + static_cast<std::size_t>(r) * w.row_bytes;
-        const std::uint8_t* ahead = row + kGemvPrefetchBytes;
-        const std::uint8_t* ahead_end = std::min(ahead + w.row_bytes, chunk_end);
-        for (const std::uint8_t* p = ahead; p < ahead_end; p += 64) __builtin_prefetch(p, 0, 3);
-        y[r] = dot(row, act, n_cols);
-      }
-    }, work);
+    const GemvOut out{&w, y};
+    gemv_int8_many(pool, std::span<const GemvOut>(&out, 1), act, isa);
     return;
   }
 
@@ -186,6 +171,47 @@ void matmul_int8(ThreadPool& pool, const WeightView& w, const std::uint8_t* act,
     }, work);
   }
   if (4 * n_groups < n_rows) rows_dot(4 * n_groups, n_rows, 0, n_tokens);
+}
+
+namespace {
+
+// Rows [r0, r1) of w against one token: the row dot, with a software prefetch kGemvPrefetchBytes
+// ahead of the row being read (up to `stream_end`, the end of what this thread reads of w). The
+// hardware prefetcher alone left the two cores' streams at 12 GB/s where the machine reads 15-16
+// (Q8_0 8960 x 1536 from DRAM, 2 threads, quiet machine, same run).
+void gemv_rows(const WeightView& w, VecDotFn dot, const std::uint8_t* act, float* y, std::int64_t r0, std::int64_t r1) {
+  const std::uint8_t* stream_end = w.data + static_cast<std::size_t>(r1) * w.row_bytes;
+  for (std::int64_t r = r0; r < r1; ++r) {
+    const std::uint8_t* row = w.data + static_cast<std::size_t>(r) * w.row_bytes;
+    const std::uint8_t* ahead = row + kGemvPrefetchBytes;
+    const std::uint8_t* ahead_end = std::min(ahead + w.row_bytes, stream_end);
+    for (const std::uint8_t* p = ahead; p < ahead_end; p += 64) __builtin_prefetch(p, 0, 3);
+    y[r] = dot(row, act, w.n_cols);
+  }
+}
+
+}  // namespace
+
+void gemv_int8_many(ThreadPool& pool, std::span<const GemvOut> outs, const std::uint8_t* act, MatmulIsa isa) {
+  std::int64_t total = 0, work = 0;
+  for (const GemvOut& o : outs) {
+    total += o.w->n_rows;
+    work += o.w->n_rows * o.w->n_cols;
+  }
+  if (total <= 0) return;
+  // The row dot, one contiguous range of the concatenated rows per thread. The 4-row tile has
+  // nothing to share with one token and measured slower on a quiet machine (1.5B Q8_0 decode,
+  // 2 threads: 6.9 tok/s with the tile, 8.2-9.0 with the row dot).
+  const std::int64_t n_tasks = std::max<std::int64_t>(1, std::min<std::int64_t>(pool.size(), total));
+  pool.run(n_tasks, [&](std::int64_t task, int) {
+    const std::int64_t lo = task * total / n_tasks, hi = (task + 1) * total / n_tasks;
+    std::int64_t base = 0;
+    for (const GemvOut& o : outs) {
+      const std::int64_t r0 = std::max<std::int64_t>(lo - base, 0), r1 = std::min<std::int64_t>(hi - base, o.w->n_rows);
+      if (r0 < r1) gemv_rows(*o.w, vec_dot_function(o.w->type, quant_isa(isa)), act, o.y, r0, r1);
+      base += o.w->n_rows;
+    }
+  }, work);
 }
 
 std::size_t matmul_float_scratch(std::int64_t n_cols) {

@@ -31,6 +31,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 namespace rapide::inference::cpu {
@@ -60,6 +61,15 @@ bool quantize_activations(ThreadPool& pool, TensorType weight_type, const float*
 // available.
 void matmul_int8(ThreadPool& pool, const WeightView& w, const std::uint8_t* act, std::size_t act_row,
                  std::int64_t n_tokens, float* y, MatmulIsa isa);
+
+// One token through several weights of a matmul_int8_type sharing the input (act: one row from
+// quantize_activations): y_i = W_i act, all rows of all weights cut into one contiguous range per
+// thread, so the threads meet once instead of once per weight.
+struct GemvOut {
+  const WeightView* w;
+  float* y;
+};
+void gemv_int8_many(ThreadPool& pool, std::span<const GemvOut> outs, const std::uint8_t* act, MatmulIsa isa);
 
 // y = W x on floats: for F32/F16/BF16 weights (any type dequantize_weight_row handles works, the
 // rows then being decoded into `scratch`, one vector per pool thread).

@@ -125,9 +125,8 @@ void attention_block(ForwardContext& f, int il, const AttentionWeights& w) {
   const std::int64_t qw = std::int64_t{c.n_head} * c.head_dim, kw = std::int64_t{c.n_head_kv} * c.head_dim,
                      vw = std::int64_t{c.n_head_kv} * c.head_dim_v, ow = std::int64_t{c.n_head} * c.head_dim_v;
   be.rms_norm(f.x, w.norm, f.xn, n, c.n_embd, c.rms_eps);
-  be.matmul(w.wq, f.xn, n, f.q);
-  be.matmul(w.wk, f.xn, n, f.k);
-  be.matmul(w.wv, f.xn, n, f.v);
+  const Backend::MatmulOut qkv[] = {{&w.wq, f.q}, {&w.wk, f.k}, {&w.wv, f.v}};
+  be.matmul_many(qkv, f.xn, n);
   if (!w.bq.empty()) be.add_bias(f.q, w.bq, n);
   if (!w.bk.empty()) be.add_bias(f.k, w.bk, n);
   if (!w.bv.empty()) be.add_bias(f.v, w.bv, n);
@@ -168,8 +167,8 @@ void dense_ffn_block(ForwardContext& f, const DenseFfnWeights& w) {
   Backend& be = f.be;
   const std::int64_t n = f.n_tokens;
   be.rms_norm(f.x, w.norm, f.xn, n, c.n_embd, c.rms_eps);
-  be.matmul(w.gate, f.xn, n, f.gate);
-  be.matmul(w.up, f.xn, n, f.up);
+  const Backend::MatmulOut gate_up[] = {{&w.gate, f.gate}, {&w.up, f.up}};
+  be.matmul_many(gate_up, f.xn, n);
   be.swiglu(f.gate, f.up, f.gate, n * w.gate.n_rows);
   be.matmul(w.down, f.gate, n, f.out);
   be.add(f.x, f.out, n * c.n_embd);
@@ -206,15 +205,16 @@ void moe_ffn_block(ForwardContext& f, const MoeFfnWeights& w) {
     const std::span<const std::int32_t> rows(m.rows.data() + static_cast<std::size_t>(e) * n, cnt);
     const std::span<const float> scales(m.scales.data() + static_cast<std::size_t>(e) * n, cnt);
     be.gather_rows(f.xn, c.n_embd, rows, f.moe_in);
-    be.matmul(w.gate_exps.matrix(e), f.moe_in, cnt, f.gate);
-    be.matmul(w.up_exps.matrix(e), f.moe_in, cnt, f.up);
+    const WeightView gate = w.gate_exps.matrix(e), up = w.up_exps.matrix(e);
+    const Backend::MatmulOut gate_up[] = {{&gate, f.gate}, {&up, f.up}};
+    be.matmul_many(gate_up, f.moe_in, cnt);
     be.swiglu(f.gate, f.up, f.gate, std::int64_t{cnt} * c.n_ff_exp);
     be.matmul(w.down_exps.matrix(e), f.gate, cnt, f.moe_out);
     be.scatter_add_rows(f.x, c.n_embd, f.moe_out, rows, scales);
   }
   if (!w.gate_shexp.empty()) {
-    be.matmul(w.gate_shexp, f.xn, n, f.gate);
-    be.matmul(w.up_shexp, f.xn, n, f.up);
+    const Backend::MatmulOut shared_gate_up[] = {{&w.gate_shexp, f.gate}, {&w.up_shexp, f.up}};
+    be.matmul_many(shared_gate_up, f.xn, n);
     be.swiglu(f.gate, f.up, f.gate, n * c.n_ff_shexp);
     be.matmul(w.down_shexp, f.gate, n, f.out);
     be.add(f.x, f.out, n * c.n_embd);

@@ -207,6 +207,46 @@ TEST(CpuMatmul, F32TilesOnOddShapes) {
       for (std::int64_t nt : {1, 2, 3, 4, 7, 9}) check_backend(TensorType::F32, rows, cols, nt, 1e-5);
 }
 
+// matmul_many (one activation conversion, one parallel loop for one token) gives exactly what
+// separate matmul calls give, and counts the same weight bytes; mixed activation types fall back.
+TEST(CpuMatmul, ManyEqualsSeparateCalls) {
+  BackendOptions opts;
+  opts.n_threads = 2;
+  for (const std::vector<TensorType>& types :
+       {std::vector<TensorType>{TensorType::Q8_0, TensorType::Q8_0, TensorType::Q8_0},
+        std::vector<TensorType>{TensorType::Q4_K, TensorType::Q6_K}, std::vector<TensorType>{TensorType::Q8_0, TensorType::Q4_K},
+        std::vector<TensorType>{TensorType::F32, TensorType::Q8_0}}) {
+    std::vector<Matrix> ms;
+    const std::int64_t rows[] = {37, 8, 101};
+    for (std::size_t i = 0; i < types.size(); ++i)
+      ms.push_back(make_matrix(types[i], rows[i], 512, 200 + static_cast<std::uint32_t>(i)));
+    for (std::int64_t nt : {1, 2, 5}) {
+      const std::vector<float> x = gaussian(static_cast<std::size_t>(nt * 512), 300);
+      const std::unique_ptr<Backend> be = make_cpu_backend(opts);
+      std::vector<WeightView> views;
+      for (const Matrix& m : ms) views.push_back(m.view());
+      ASSERT_TRUE(be->prepare_weights(views).ok());
+      std::vector<std::vector<float>> separate(ms.size()), many(ms.size());
+      const std::uint64_t bytes0 = be->stats().weight_bytes_read;
+      for (std::size_t i = 0; i < ms.size(); ++i) {
+        separate[i].assign(static_cast<std::size_t>(nt * ms[i].n_rows), 0.0f);
+        be->matmul(views[i], x.data(), nt, separate[i].data());
+      }
+      const std::uint64_t bytes1 = be->stats().weight_bytes_read;
+      std::vector<Backend::MatmulOut> outs;
+      for (std::size_t i = 0; i < ms.size(); ++i) {
+        many[i].assign(separate[i].size(), std::numeric_limits<float>::quiet_NaN());
+        outs.push_back({&views[i], many[i].data()});
+      }
+      be->matmul_many(outs, x.data(), nt);
+      EXPECT_EQ(be->stats().weight_bytes_read - bytes1, bytes1 - bytes0);
+      for (std::size_t i = 0; i < ms.size(); ++i)
+        for (std::size_t j = 0; j < many[i].size(); ++j)
+          ASSERT_EQ(many[i][j], separate[i][j]) << type_name(types[i]) << " matrix " << i << " tokens " << nt << " at " << j;
+    }
+  }
+}
+
 TEST(CpuMatmul, NonFiniteActivationsPropagate) {
   const Matrix m = make_matrix(TensorType::Q8_0, 8, 64, 91);
   std::vector<float> x = gaussian(2 * 64, 92);

@@ -110,6 +110,16 @@ class Backend {
   virtual void get_rows(const WeightView& table, std::span<const std::int32_t> tokens, float* out) = 0;
   // y[t, r] = sum_c W[r, c] * x[t, c] for t < n_tokens. x: [n_tokens, W.n_cols], y: [n_tokens, W.n_rows].
   virtual void matmul(const WeightView& w, const float* x, std::int64_t n_tokens, float* y) = 0;
+  // Several products of the same input (the Q/K/V projections, the FFN gate and up): for each
+  // entry, y = W x as matmul() computes it. A backend may run them as one parallel loop (one
+  // activation conversion, one barrier); this default calls matmul() for each.
+  struct MatmulOut {
+    const WeightView* w;
+    float* y;
+  };
+  virtual void matmul_many(std::span<const MatmulOut> outs, const float* x, std::int64_t n_tokens) {
+    for (const MatmulOut& o : outs) matmul(*o.w, x, n_tokens, o.y);
+  }
   // y[t, :] += bias (an F32 vector of row_len)
   virtual void add_bias(float* y, const WeightView& bias, std::int64_t n_rows) = 0;
   // y[r, :] = x[r, :] / rms(x[r, :]) * weight (F32 vector of row_len). In place when y == x.
