@@ -7,6 +7,10 @@
 //
 //   lsp_latency --model q05-q8_0.gguf [--rapide build/cli/rapide] [--keystrokes 200]
 //               [--interval-ms 120] [--max-tokens 16] [--debounce adaptive]
+//               [--pause-every N --pause-ms M]
+// --pause-every: after every N keystrokes the typist pauses M ms (a word or a thought), which is
+// when a completion that takes longer than the keystroke interval gets answered; without pauses
+// on a slow machine every request is superseded by the next keystroke and nothing is measured.
 //
 // Reports, after one warm-up completion (warm KV cache): p50/p99 of request -> response over the
 // requests answered with a result (not cancelled), how many were cancelled, and the server's
@@ -207,7 +211,7 @@ json position(int line, int col) { return {{"line", line}, {"character", col}}; 
 
 int main(int argc, char** argv) {
   std::string rapide = RAPIDE_BINARY, model, debounce = "adaptive";
-  int keystrokes = 200, interval_ms = 120, max_tokens = 16;
+  int keystrokes = 200, interval_ms = 120, max_tokens = 16, pause_every = 0, pause_ms = 0;
   for (int i = 1; i < argc; i += 2) {
     const std::string k = argv[i];
     if (i + 1 >= argc) {
@@ -221,6 +225,8 @@ int main(int argc, char** argv) {
     else if (k == "--interval-ms") interval_ms = std::stoi(v);
     else if (k == "--max-tokens") max_tokens = std::stoi(v);
     else if (k == "--debounce") debounce = v;
+    else if (k == "--pause-every") pause_every = std::stoi(v);
+    else if (k == "--pause-ms") pause_ms = std::stoi(v);
     else {
       std::fprintf(stderr, "lsp_latency: unknown option %s\n", k.c_str());
       return 2;
@@ -292,7 +298,8 @@ int main(int argc, char** argv) {
     ids.push_back(server.request("textDocument/inlineCompletion", {{"textDocument", {{"uri", uri}}},
                                                                    {"position", position(line, col)},
                                                                    {"context", {{"triggerKind", 2}}}}));
-    std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
+    const bool pause = pause_every > 0 && (k + 1) % pause_every == 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause ? pause_ms : interval_ms));
   }
   std::vector<double> answered, shown;
   int cancelled = 0, errors = 0;
@@ -315,6 +322,7 @@ int main(int argc, char** argv) {
   std::printf("model %s (loaded in %.1f s), %d keystrokes every %d ms, max %d tokens, debounce %s\n",
               std::filesystem::path(model).filename().c_str(), load_s, keystrokes, interval_ms, max_tokens,
               debounce.c_str());
+  if (pause_every > 0) std::printf("a pause of %d ms after every %d keystrokes\n", pause_ms, pause_every);
   std::printf("warm-up completion: %.0f ms\n", warm_ms);
   std::printf("answered %zu: p50 %.0f ms, p99 %.0f ms; with ghost text %zu: p50 %.0f ms, p99 %.0f ms\n", answered.size(),
               pct(answered, 0.5), pct(answered, 0.99), shown.size(), pct(shown, 0.5), pct(shown, 0.99));
