@@ -7,8 +7,9 @@
 //   otherwise:           the rest is a list of message bodies separated by 0x1E, each framed
 //                        correctly, so the fuzzer spends its time on dispatch and params.
 // Checks: no crash/UB/leak; everything the server writes is a JSON object with
-// "jsonrpc":"2.0"; in body mode, every request (an object with a string "method" and a number
-// or string "id", ids unique within the input) sent before `exit` is answered exactly once.
+// "jsonrpc":"2.0"; in body mode, every message with an integer or string "id" that is not a
+// response (ids unique within the input) sent before `exit` is answered exactly once: requests,
+// and invalid requests whose id could be read.
 #include "fuzz_input.h"
 
 #include "rapide/lsp/event_loop.h"
@@ -92,8 +93,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       std::string body(rest.substr(start, end - start));
       start = end + 1;
       json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
-      if (j.is_object() && j.contains("method") && j["method"].is_string() && j.contains("id") &&
-          (j["id"].is_number() || j["id"].is_string())) {
+      // The server answers every object with a usable id (an integer or a string) that is not a
+      // response, once, with that id: requests, but also invalid requests (no "method", a
+      // non-string method, a wrong "jsonrpc", bad params) get their error under their id.
+      const bool usable_id = j.is_object() && j.contains("id") && (j.at("id").is_number_integer() || j.at("id").is_string());
+      const bool response = usable_id && !j.contains("method") && (j.contains("result") || j.contains("error"));
+      if (usable_id && !response) {
         std::string key = j["id"].dump();
         if (expected.count(key) != 0 || key == "\"init\"") unique_ids = false;
         expected[key] = 1;

@@ -111,7 +111,8 @@ void LspServer::on_frame(FrameEvent event) {
   nlohmann::json msg;
   try {
     msg = nlohmann::json::parse(event.text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error, and out_of_range for a number beyond a double (1e999), found by lsp_server_fuzz.
     return send_error(nullptr, {error_code::parse_error, std::string("invalid JSON in message body (") +
                                                              std::to_string(event.text.size()) + " bytes): " + e.what()});
   }

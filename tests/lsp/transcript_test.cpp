@@ -110,6 +110,19 @@ TEST(Transcript, InvalidJsonIsAParseError) {
   EXPECT_TRUE(response(s.msgs, 4));
 }
 
+// A number beyond a double made the JSON library throw out_of_range, not parse_error, and the
+// server died on it (found by lsp_server_fuzz).
+TEST(Transcript, NumberBeyondADoubleIsAParseError) {
+  auto s = serve(init() + frame_message("{\"jsonrpc\": \"2.0\", \"id\": 3, \"method\": \"rapide/status\", \"params\": {\"x\": 11e308}}") +
+                 frame_message("[1e999]") + frame(request(4, "rapide/status")) + bye());
+  const auto errs = null_id_errors(s.msgs);
+  ASSERT_EQ(errs.size(), 2u) << s.err;
+  for (const auto& e : errs) EXPECT_EQ(error_code_of(e), -32700) << e.dump();
+  EXPECT_FALSE(response(s.msgs, 3));
+  EXPECT_TRUE(response(s.msgs, 4));
+  EXPECT_EQ(s.exit_code, 0);
+}
+
 TEST(Transcript, BinaryContentIsAParseError) {
   std::mt19937 rng(42);
   std::string junk;
