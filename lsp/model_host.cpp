@@ -181,11 +181,17 @@ void ModelHost::load_async(ModelHostOptions options, Listener listener) {
   }
   // The thread owns copies of everything it touches (state, logger, options): it may outlive
   // this host. Each listener call goes through the gate so that none starts once the host is gone.
+  // The gate holds the state weakly: a remote backend keeps its message listener for as long as
+  // the loaded model lives, and the state owns that model, so a strong reference here would be a
+  // cycle that never frees either (LeakSanitizer found it). While loading, the thread below holds
+  // the state; afterwards the host does, and a report after the host is gone is dropped.
   auto state = state_;
-  auto gate = [state](auto fn) {
-    return [state, fn = std::move(fn)](auto&&... args) {
-      std::lock_guard lock(state->listener_mutex);
-      if (!state->listener_closed && fn) fn(std::forward<decltype(args)>(args)...);
+  auto gate = [weak = std::weak_ptr<State>(state_)](auto fn) {
+    return [weak, fn = std::move(fn)](auto&&... args) {
+      const std::shared_ptr<State> s = weak.lock();
+      if (!s) return;
+      std::lock_guard lock(s->listener_mutex);
+      if (!s->listener_closed && fn) fn(std::forward<decltype(args)>(args)...);
     };
   };
   Listener gated;
