@@ -93,12 +93,16 @@ void CpuBackend::get_rows(const WeightView& table, std::span<const std::int32_t>
   stats_.weight_bytes_read += static_cast<std::uint64_t>(n) * table.row_bytes;
 }
 
-void CpuBackend::matmul(const WeightView& w, const float* x, std::int64_t n_tokens, float* y) {
-  if (n_tokens <= 0) return;
+void CpuBackend::count_read(const WeightView& w) {
   const std::uint64_t bytes = static_cast<std::uint64_t>(w.n_rows) * w.row_bytes;
   stats_.weight_bytes_read += bytes;
   if (w.expert) stats_.expert_weight_bytes_read += bytes;
   ++stats_.matmul_calls;
+}
+
+void CpuBackend::matmul(const WeightView& w, const float* x, std::int64_t n_tokens, float* y) {
+  if (n_tokens <= 0) return;
+  count_read(w);
   // Block-quantized weights: activations converted once (Q8_0 / Q8_K), then the int8 kernels.
   // Non-finite activations cannot be quantized: they take the float path, where NaN/Inf
   // propagate as they would in llama.cpp.
@@ -126,17 +130,9 @@ void CpuBackend::matmul_many(std::span<const MatmulOut> outs, const float* x, st
     for (const MatmulOut& o : outs) matmul(*o.w, x, n_tokens, o.y);
     return;
   }
-  for (const MatmulOut& o : outs) {
-    const std::uint64_t bytes = static_cast<std::uint64_t>(o.w->n_rows) * o.w->row_bytes;
-    stats_.weight_bytes_read += bytes;
-    if (o.w->expert) stats_.expert_weight_bytes_read += bytes;
-    ++stats_.matmul_calls;
-  }
+  for (const MatmulOut& o : outs) count_read(*o.w);
   if (n_tokens == 1) {
-    std::vector<GemvOut>& jobs = gemv_jobs_;
-    jobs.clear();
-    for (const MatmulOut& o : outs) jobs.push_back({o.w, o.y});
-    gemv_int8_many(pool_, jobs, act_.data(), isa_);
+    gemv_int8_many(pool_, outs, act_.data(), isa_);
     return;
   }
   for (const MatmulOut& o : outs) matmul_int8(pool_, *o.w, act_.data(), act_row, n_tokens, o.y, isa_);

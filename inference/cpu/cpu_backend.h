@@ -87,6 +87,7 @@ class CpuBackend final : public Backend {
 
  private:
   void ensure_scratch(std::int64_t max_cols);
+  void count_read(const WeightView& w);  // stats_ for one matmul of w
   void rope_table(std::span<const std::int32_t> positions, const RopeParams& p);
 
   ThreadPool pool_;
@@ -94,7 +95,6 @@ class CpuBackend final : public Backend {
   std::int64_t scratch_floats_ = 0;
   std::vector<std::vector<float>> scratch_;
   std::vector<std::uint8_t> act_;  // activations converted for the int8 matmul kernels
-  std::vector<GemvOut> gemv_jobs_;  // matmul_many's list (kept: no allocation per call)
   MatmulIsa isa_;
   // RoPE cos/sin cache for the last positions and parameters: [n_tokens, n_rot/2, 2]
   std::vector<std::int32_t> rope_positions_;

@@ -149,8 +149,8 @@ void matmul_int8(ThreadPool& pool, const WeightView& w, const std::uint8_t* act,
   }
   // One token: row dots (gemv_int8_many).
   if (n_tokens == 1) {
-    const GemvOut out{&w, y};
-    gemv_int8_many(pool, std::span<const GemvOut>(&out, 1), act, isa);
+    const Backend::MatmulOut out{&w, y};
+    gemv_int8_many(pool, std::span<const Backend::MatmulOut>(&out, 1), act, isa);
     return;
   }
 
@@ -192,9 +192,9 @@ void gemv_rows(const WeightView& w, VecDotFn dot, const std::uint8_t* act, float
 
 }  // namespace
 
-void gemv_int8_many(ThreadPool& pool, std::span<const GemvOut> outs, const std::uint8_t* act, MatmulIsa isa) {
+void gemv_int8_many(ThreadPool& pool, std::span<const Backend::MatmulOut> outs, const std::uint8_t* act, MatmulIsa isa) {
   std::int64_t total = 0, work = 0;
-  for (const GemvOut& o : outs) {
+  for (const Backend::MatmulOut& o : outs) {
     total += o.w->n_rows;
     work += o.w->n_rows * o.w->n_cols;
   }
@@ -206,7 +206,7 @@ void gemv_int8_many(ThreadPool& pool, std::span<const GemvOut> outs, const std::
   pool.run(n_tasks, [&](std::int64_t task, int) {
     const std::int64_t lo = task * total / n_tasks, hi = (task + 1) * total / n_tasks;
     std::int64_t base = 0;
-    for (const GemvOut& o : outs) {
+    for (const Backend::MatmulOut& o : outs) {
       const std::int64_t r0 = std::max<std::int64_t>(lo - base, 0), r1 = std::min<std::int64_t>(hi - base, o.w->n_rows);
       if (r0 < r1) gemv_rows(*o.w, vec_dot_function(o.w->type, quant_isa(isa)), act, o.y, r0, r1);
       base += o.w->n_rows;

@@ -65,11 +65,7 @@ void matmul_int8(ThreadPool& pool, const WeightView& w, const std::uint8_t* act,
 // One token through several weights of a matmul_int8_type sharing the input (act: one row from
 // quantize_activations): y_i = W_i act, all rows of all weights cut into one contiguous range per
 // thread, so the threads meet once instead of once per weight.
-struct GemvOut {
-  const WeightView* w;
-  float* y;
-};
-void gemv_int8_many(ThreadPool& pool, std::span<const GemvOut> outs, const std::uint8_t* act, MatmulIsa isa);
+void gemv_int8_many(ThreadPool& pool, std::span<const Backend::MatmulOut> outs, const std::uint8_t* act, MatmulIsa isa);
 
 // y = W x on floats: for F32/F16/BF16 weights (any type dequantize_weight_row handles works, the
 // rows then being decoded into `scratch`, one vector per pool thread).
