@@ -7,11 +7,14 @@
 --   nvim --headless -u editors/nvim/test/minimal_init.lua -c 'luafile editors/nvim/test/e2e.lua'
 -- Environment: RAPIDE_BINARY (required), RAPIDE_SHARED_DIR (default: ../shared beside the
 -- checkout, for the tokenizer vocabulary), RAPIDE_TEST_MODEL (a GGUF to use instead of
--- generating one), RAPIDE_TEST_TIMEOUT_MS (per wait, default 60000), RAPIDE_TEST_TMPDIR.
+-- generating one), RAPIDE_TEST_TIMEOUT_MS (per wait, default 60000), RAPIDE_TEST_TMPDIR,
+-- RAPIDE_TEST_INLINE_BUDGET_MS (the server's inlineBudgetMs setting, default: the server's 2000;
+-- CTest gives sanitizer builds, about 10x slower, a larger one).
 local H = dofile(vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':p:h') .. '/harness.lua')
 local case, eq, ok = H.case, H.eq, H.ok
 
 local timeout_ms = tonumber(os.getenv('RAPIDE_TEST_TIMEOUT_MS') or '') or 60000
+local inline_budget_ms = tonumber(os.getenv('RAPIDE_TEST_INLINE_BUDGET_MS') or '')
 -- RAPIDE_TEST_TMPDIR keeps the model, sample file and server log after the run.
 local tmp = os.getenv('RAPIDE_TEST_TMPDIR') or vim.fn.tempname()
 vim.fn.mkdir(tmp, 'p')
@@ -80,7 +83,10 @@ end
 
 -- Waits for ghost text; when the server's answer at the cursor holds no completion (a random
 -- model may produce nothing worth showing at some positions), types the next chunk and waits
--- again, as a user would keep typing.
+-- again, as a user would keep typing. The random model's output survives the server's
+-- post-processing (line rules, parse check) at roughly every other position, and which ones
+-- varies from run to run (request timing, a stale tree skipping the parse check): each list
+-- gives ten more positions, so that all of them coming back empty means something is broken.
 local function type_until_ghost(chunks)
   local i = 0
   while true do
@@ -127,6 +133,30 @@ local function with_insertion(lines, cand)
   return out
 end
 
+-- With RAPIDE_TEST_INLINE_BUDGET_MS: checks that the running server took that budget (its
+-- rapide/status answer echoes the settings in effect).
+local function check_inline_budget()
+  if not inline_budget_ms then
+    return
+  end
+  lua('_G.rapide_test_settings = nil')
+  local settings = wait_for('the settings in the rapide/status answer', function()
+    return lua([[
+      if _G.rapide_test_settings then return _G.rapide_test_settings end
+      local c = require('rapide')._session().client:get()
+      if c and not _G.rapide_test_settings_pending then
+        _G.rapide_test_settings_pending = true
+        c.request('rapide/status', vim.empty_dict(), function(_, res)
+          _G.rapide_test_settings_pending = false
+          _G.rapide_test_settings = type(res) == 'table' and res.settings or nil
+        end, 0)
+      end
+      return nil
+    ]])
+  end)
+  eq(settings.inlineBudgetMs, inline_budget_ms, 'the server\'s inlineBudgetMs')
+end
+
 local bin = os.getenv('RAPIDE_BINARY') or ''
 
 case('server binary and model', function()
@@ -168,7 +198,7 @@ case('typing shows ghost text from rapide serve; <Tab> accepts it', function()
     '-u', H.plugin_dir .. '/test/minimal_init.lua' }, { rpc = true })
   ok(child > 0, 'could not start the Neovim under test')
   lua([[
-    local bin, model, log = ...
+    local bin, model, log, budget_ms = ...
     _G.rapide_test_messages = {}
     _G.rapide_test_events = {}
     vim.api.nvim_create_autocmd({ 'InsertEnter', 'TextChangedI', 'InsertLeave' }, { callback = function(a)
@@ -179,9 +209,20 @@ case('typing shows ghost text from rapide serve; <Tab> accepts it', function()
         tostring(req and req.id)))
     end })
     vim.notify = function(msg, level) table.insert(_G.rapide_test_messages, { msg = msg, level = level }) end
+    if budget_ms then
+      -- The server's own inlineBudgetMs setting (not a plugin option): added to the settings
+      -- object that every server start sends as initializationOptions and workspace/configuration.
+      local config = require('rapide.config')
+      local server_settings = config.server_settings
+      config.server_settings = function(c)
+        local s = server_settings(c)
+        s.inlineBudgetMs = budget_ms
+        return s
+      end
+    end
     require('rapide').setup({ server_path = bin, model = model, log_file = log, log_level = 'debug',
       restart = { base_delay_ms = 200, max_delay_ms = 1000, window_ms = 60000, max_crashes = 5 } })
-  ]], bin, _G.rapide_e2e_model, server_log)
+  ]], bin, _G.rapide_e2e_model, server_log, inline_budget_ms)
   lua('vim.cmd("edit " .. vim.fn.fnameescape(...))', file)
   eq(lua('return vim.bo.filetype'), 'python', 'filetype')
   wait_for('the server to initialize and attach the buffer', attached_client)
@@ -226,9 +267,12 @@ case('typing shows ghost text from rapide serve; <Tab> accepts it', function()
     ]])
   end)
 
+  check_inline_budget()
+
   input('Gof')
   input('or i in range(len(values)):')
-  local g = type_until_ghost({ '<CR>total = ', 'mean(values) + ', '<CR>print(' })
+  local g = type_until_ghost({ '<CR>total = ', 'mean(values) + ', '<CR>print(', 'total', ')<CR>', 'count = ', 'len(',
+    'values)<CR>', 'result = ', 'add(' })
   H.out('        ghost text: ' .. vim.inspect(g.text))
   eq(g.cursor[1] - 1, g.cand.row, 'ghost on the cursor line')
   eq(g.cursor[2], g.cand.col, 'ghost at the cursor column')
@@ -278,9 +322,11 @@ case('the server dies: the plugin says so, restarts it, and completions come bac
     return id and id ~= first and id or nil
   end)
   ok(second ~= first, 'new client')
+  check_inline_budget()
   input('<Esc>Go')
   input('result = mean([1, 2, 3])')
-  type_until_ghost({ '<CR>print(', 'result', ' + add(' })
+  type_until_ghost({ '<CR>print(', 'result', ' + add(', 'result, ', '1))<CR>', 'value = ', 'result', ' * ',
+    '<CR>total = ', 'add(', 'value, ' })
   input('<Esc>')
 end)
 
