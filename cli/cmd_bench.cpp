@@ -13,11 +13,20 @@
 // drawn from a fixed-seed generator (like llama-bench), so no tokenizer is needed.
 // The achieved fraction = decode_tps * bytes_per_token / bandwidth: how close decode comes to the
 // memory roofline.
+// --device cuda[:N]: the same runs on the GPU (each step ends with the logits copy, so the time
+// includes the device work); the bandwidth is then the device's, both the theoretical peak
+// (memory clock x bus width) and a measured device-to-device copy, and the roofline counts
+// weights + the F16 KV the attention reads per token (kv_bytes_per_token).
 #include "commands.h"
+#include "device_option.h"
 
 #include "rapide/inference/gguf.h"
 #include "rapide/inference/gguf_info.h"
 #include "rapide/inference/model.h"
+
+#ifdef RAPIDE_HAVE_CUDA
+#include "rapide/inference/cuda/device.h"
+#endif
 
 #include <nlohmann/json.hpp>
 
@@ -59,6 +68,7 @@ struct BenchArgs {
   std::string threads = "0";
   std::string reps = "3";
   std::string bandwidth_mib = "1024";
+  std::string device = "cpu";  // benchmarks name their device; "auto" is accepted too
   bool json = false;
 };
 
@@ -233,7 +243,46 @@ struct DecodeRep {
   double tps = 0.0;
   double bytes_per_token = 0.0;
   double expert_bytes_per_token = 0.0;
+  double kv_bytes_per_token = 0.0;
 };
+
+// Bytes of F16 K and V the attention of one token at position `pos` reads over all layers.
+double kv_read_bytes(const inf::ModelConfig& c, std::int64_t pos) {
+  std::int64_t keys = pos + 1;
+  if (c.sliding_window > 0) keys = std::min<std::int64_t>(keys, c.sliding_window);
+  return 2.0 * static_cast<double>(c.n_layer) * static_cast<double>(keys) *
+         (static_cast<double>(c.n_head_kv) * c.head_dim + static_cast<double>(c.n_head_kv) * c.head_dim_v);
+}
+
+// The device side of the roofline: theoretical peak from the memory clock and bus width, and a
+// measured device-to-device copy. Empty (peak 0) for the CPU or a build without CUDA.
+struct DeviceBandwidth {
+  std::string name;
+  double peak_gbps = 0.0;
+  double copy_gbps = 0.0;
+  std::string error;
+};
+
+DeviceBandwidth device_bandwidth(const std::string& backend_name, std::size_t copy_bytes) {
+  DeviceBandwidth d;
+#ifdef RAPIDE_HAVE_CUDA
+  const int index = std::atoi(backend_name.c_str() + 5);  // "cuda:N"
+  const auto q = inf::cuda::query_devices();
+  for (const auto& info : q.devices)
+    if (info.index == index) {
+      d.name = info.name;
+      d.peak_gbps = info.peak_bandwidth_gbps();
+    }
+  const auto copy = inf::cuda::measure_copy_bandwidth(index, copy_bytes);
+  d.copy_gbps = copy.gbps;
+  d.error = copy.error;
+#else
+  (void)backend_name;
+  (void)copy_bytes;
+  d.error = "built without the CUDA backend";
+#endif
+  return d;
+}
 
 int run_bench(const BenchArgs& a) {
   if (a.model.empty()) {
@@ -261,14 +310,23 @@ int run_bench(const BenchArgs& a) {
   std::string file_type;
   if (summary.file_type) file_type = std::string(inf::gguf::file_type_name(*summary.file_type));
 
+  const auto dev = resolve_device(a.device);
+  if (!dev) {
+    std::fprintf(stderr, "rapide bench: %s\n", dev.message().c_str());
+    return 1;
+  }
   inf::LoadOptions lo;
   lo.n_threads = threads;
+  lo.device = *dev;
   auto loaded = inf::Model::load(*file, lo);
   if (!loaded) {
     std::fprintf(stderr, "rapide bench: %s: %s\n", a.model.c_str(), loaded.message().c_str());
     return 1;
   }
   inf::Model& model = **loaded;
+  std::fprintf(stderr, "rapide bench: %s\n", model.device_note().c_str());
+  const std::string backend_name(model.backend().name());
+  const bool on_cuda = backend_name.rfind("cuda:", 0) == 0;
   const inf::ModelConfig& cfg = model.config();
   const int n_threads = model.backend().n_threads();
   const int capacity = std::max(n_prompt, kDecodePromptTokens + n_gen) + 1;
@@ -303,6 +361,8 @@ int run_bench(const BenchArgs& a) {
       if (!run.forward(**kv, prompt)) return 1;
       std::int32_t next = run.argmax();
       const inf::BackendStats before = stats;
+      double kv_bytes = 0.0;
+      for (int i = 0; i < n_gen; ++i) kv_bytes += kv_read_bytes(cfg, kDecodePromptTokens + i);
       const auto t0 = Clock::now();
       for (int i = 0; i < n_gen; ++i) {
         if (!run.forward(**kv, {&next, 1})) return 1;
@@ -311,26 +371,41 @@ int run_bench(const BenchArgs& a) {
       const double s = seconds_since(t0);
       if (rep > 0)
         decode.push_back({n_gen / s, static_cast<double>(stats.weight_bytes_read - before.weight_bytes_read) / n_gen,
-                          static_cast<double>(stats.expert_weight_bytes_read - before.expert_weight_bytes_read) / n_gen});
+                          static_cast<double>(stats.expert_weight_bytes_read - before.expert_weight_bytes_read) / n_gen,
+                          kv_bytes / n_gen});
     }
   }
 
-  const auto bw = measure_bandwidth(static_cast<std::size_t>(bw_mib) << 20, n_threads, std::max(reps, 3));
+  // CPU: the host read bandwidth; CUDA: the device's (the host figure would say nothing).
+  DeviceBandwidth dbw;
+  std::optional<Bandwidth> bw;
+  if (on_cuda) {
+    dbw = device_bandwidth(backend_name, static_cast<std::size_t>(bw_mib) << 20);
+    if (!dbw.error.empty()) std::fprintf(stderr, "rapide bench: %s\n", dbw.error.c_str());
+    bw = Bandwidth{dbw.copy_gbps, false};
+  } else {
+    bw = measure_bandwidth(static_cast<std::size_t>(bw_mib) << 20, n_threads, std::max(reps, 3));
+  }
   if (!bw) {
     std::fprintf(stderr, "rapide bench: cannot allocate the %d MiB bandwidth buffer\n", bw_mib);
     return 1;
   }
 
-  std::vector<double> dtps, dbytes, dexp;
+  std::vector<double> dtps, dbytes, dexp, dkv;
   for (const auto& d : decode) {
     dtps.push_back(d.tps);
     dbytes.push_back(d.bytes_per_token);
     dexp.push_back(d.expert_bytes_per_token);
+    dkv.push_back(d.kv_bytes_per_token);
   }
   const double p_tps = median(prefill_tps);
   const double d_tps = median(dtps);
   const double bytes_per_token = median(dbytes);
   const double fraction = bw->gbps > 0 ? d_tps * bytes_per_token / (bw->gbps * 1e9) : 0.0;
+  // The roofline of the issue: weights (active experts only, as counted) + KV read per token.
+  const double kv_per_token = median(dkv);
+  const double roof_bytes = bytes_per_token + kv_per_token;
+  const auto frac_of = [&](double gbps) { return gbps > 0 ? d_tps * roof_bytes / (gbps * 1e9) : 0.0; };
   const std::string cpu = cpu_model_name();
 
   if (a.json) {
@@ -356,6 +431,18 @@ int run_bench(const BenchArgs& a) {
     j["bandwidth_fraction"] = n_gen > 0 ? nlohmann::json(fraction) : nlohmann::json(nullptr);
     j["roofline_decode_tps"] = n_gen > 0 && bytes_per_token > 0 ? nlohmann::json(bw->gbps * 1e9 / bytes_per_token)
                                                                 : nlohmann::json(nullptr);
+    j["device"] = backend_name;
+    j["kv_bytes_per_token"] = n_gen > 0 ? nlohmann::json(kv_per_token) : nlohmann::json(nullptr);
+    j["roofline_bytes_per_token"] = n_gen > 0 ? nlohmann::json(roof_bytes) : nlohmann::json(nullptr);
+    j["roofline_fraction"] = n_gen > 0 ? nlohmann::json(frac_of(bw->gbps)) : nlohmann::json(nullptr);
+    if (on_cuda) {
+      j["bandwidth_isa"] = "cuda-d2d-copy";
+      j["device_name"] = dbw.name;
+      j["peak_bandwidth_gbps"] = dbw.peak_gbps;
+      j["copy_bandwidth_gbps"] = dbw.copy_gbps;
+      j["roofline_fraction_peak"] = n_gen > 0 ? nlohmann::json(frac_of(dbw.peak_gbps)) : nlohmann::json(nullptr);
+      j["roofline_fraction_copy"] = n_gen > 0 ? nlohmann::json(frac_of(dbw.copy_gbps)) : nlohmann::json(nullptr);
+    }
     std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
   }
@@ -363,7 +450,10 @@ int run_bench(const BenchArgs& a) {
   std::printf("model    %s (%s, %s%s%s, %.2f GB of weights)\n", a.model.c_str(), cfg.arch.c_str(), type.c_str(),
               file_type.empty() ? "" : ", file type ", file_type.c_str(),
               static_cast<double>((*file)->tensor_data_bytes()) / 1e9);
-  std::printf("cpu      %s, %d threads, median of %d reps (+1 warm-up)\n\n", cpu.c_str(), n_threads, reps);
+  if (on_cuda)
+    std::printf("device   %s (%s), median of %d reps (+1 warm-up)\n\n", backend_name.c_str(), dbw.name.c_str(), reps);
+  else
+    std::printf("cpu      %s, %d threads, median of %d reps (+1 warm-up)\n\n", cpu.c_str(), n_threads, reps);
   std::printf("| %-8s | %10s | %10s | %10s |\n", "test", "tok/s", "min", "max");
   std::printf("|----------|------------|------------|------------|\n");
   if (n_prompt > 0)
@@ -373,12 +463,20 @@ int run_bench(const BenchArgs& a) {
   if (n_gen > 0)
     std::printf("| tg%-6d | %10.2f | %10.2f | %10.2f |\n", n_gen, d_tps, *std::min_element(dtps.begin(), dtps.end()),
                 *std::max_element(dtps.begin(), dtps.end()));
-  std::printf("\nread bandwidth  %.2f GB/s (%d threads, %s loads, %d MiB buffer)\n", bw->gbps, n_threads,
-              bw->avx2 ? "AVX2" : "scalar", bw_mib);
+  if (on_cuda)
+    std::printf("\ndevice bandwidth  peak %.1f GB/s (memory clock x bus width), measured copy %.1f GB/s (%d MiB)\n",
+                dbw.peak_gbps, dbw.copy_gbps, bw_mib);
+  else
+    std::printf("\nread bandwidth  %.2f GB/s (%d threads, %s loads, %d MiB buffer)\n", bw->gbps, n_threads,
+                bw->avx2 ? "AVX2" : "scalar", bw_mib);
   if (n_gen > 0) {
     std::printf("bytes per token %.3f GB%s\n", bytes_per_token / 1e9, cfg.is_moe() ? " (active experts only)" : "");
     std::printf("decode roofline %.2f tok/s; achieved %.1f%% of the bandwidth\n",
                 bytes_per_token > 0 ? bw->gbps * 1e9 / bytes_per_token : 0.0, 100.0 * fraction);
+    std::printf("weights + KV    %.3f GB per token: %.1f%% of the %s roofline", roof_bytes / 1e9, 100.0 * frac_of(bw->gbps),
+                on_cuda ? "measured-copy" : "read-bandwidth");
+    if (on_cuda) std::printf(", %.1f%% of the peak roofline", 100.0 * frac_of(dbw.peak_gbps));
+    std::printf("\n");
   }
   return 0;
 }
@@ -390,6 +488,7 @@ void register_bench(CLI::App& app, int* exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "bench", "Measure prefill and decode tok/s (like llama-bench) and the fraction of memory bandwidth achieved");
   cmd->add_option("--model,-m", a->model, "GGUF model file (required)");
+  add_device_option(*cmd, &a->device);
   cmd->add_option("-p,--n-prompt", a->n_prompt, "Prompt tokens for the prefill test (0: skip)")->capture_default_str();
   cmd->add_option("-n,--n-gen", a->n_gen, "Tokens generated in the decode test (0: skip)")->capture_default_str();
   cmd->add_option("--threads,-t", a->threads, "Threads (0: physical cores)")->capture_default_str();

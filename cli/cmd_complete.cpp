@@ -1,6 +1,7 @@
 // `rapide complete --model F FILE:LINE:COL`: one inline completion, printed to stdout. Runs the
 // real server in-process (the same code path as an editor's request).
 #include "commands.h"
+#include "device_option.h"
 #include "lsp_session.h"
 
 #include "rapide/context/languages.h"
@@ -79,7 +80,12 @@ int run_complete(const CompleteArgs& a) {
   options.prefetch = false;
   options.models.model = a.model;
   options.models.draft_model = a.draft_model;
-  options.models.device = a.device;
+  const auto dev = resolve_device(a.device);
+  if (!dev) {
+    std::fprintf(stderr, "rapide complete: %s\n", dev.message().c_str());
+    return 2;
+  }
+  options.models.device = *dev;
   options.models.speculation = a.speculate == "none"    ? inference::engine::Speculation::NONE
                                : a.speculate == "draft" ? inference::engine::Speculation::DRAFT
                                                         : inference::engine::Speculation::NGRAM;
@@ -155,7 +161,7 @@ void register_complete(CLI::App& app, int* exit_code) {
   cmd->add_option("--fim-format", args->fim_format, "With --backend and no --model: qwen, starcoder, deepseek or none")
       ->check(CLI::IsMember({"qwen", "starcoder", "deepseek", "none"}));
   cmd->add_option("--draft-model", args->draft_model, "Draft GGUF model (with --speculate draft)");
-  cmd->add_option("--device", args->device, "cpu, cuda or auto")->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+  add_device_option(*cmd, &args->device);
   cmd->add_option("--speculate", args->speculate, "none, ngram or draft")->check(CLI::IsMember({"none", "ngram", "draft"}));
   cmd->add_option("--max-tokens", args->max_tokens, "Most tokens to generate")->check(CLI::Range(1, 4096));
   cmd->add_option("--log-level", args->log_level, "Log level on stderr");

@@ -3,6 +3,7 @@
 // its time. Without --model it writes a small random-weight model first (its text is
 // meaningless: the demo then shows the machinery, not the quality).
 #include "commands.h"
+#include "device_option.h"
 #include "lsp_session.h"
 
 #include "rapide/inference/make_model.h"
@@ -24,6 +25,7 @@ struct DemoArgs {
   std::string chat_model;
   std::string log_level = "warn";
   int max_tokens = 24;
+  std::string device = "auto";
 };
 
 constexpr const char* kSample = R"(import math
@@ -67,6 +69,11 @@ int run_demo(const DemoArgs& a) {
   if (!logger) {
     std::fprintf(stderr, "rapide demo: %s\n", logger.message().c_str());
     return 2;
+  }
+  const auto dev = resolve_device(a.device);
+  if (!dev) {
+    std::fprintf(stderr, "rapide demo: %s\n", dev.message().c_str());
+    return 1;
   }
   std::string model = a.model;
   std::filesystem::path generated;
@@ -125,6 +132,7 @@ int run_demo(const DemoArgs& a) {
   options.scheduler.debounce = lsp::DebouncePolicy::none();
   options.models.model = model;
   options.models.chat_model = a.chat_model;
+  options.models.device = *dev;
   options.settings.maxTokens = a.max_tokens;
   options.settings.enable = {{"*", true}};
   options.prefetch = false;
@@ -212,6 +220,7 @@ void register_demo(CLI::App& app, int* exit_code) {
   cmd->add_option("--model", args->model, "GGUF model (default: a generated random model, meaningless text)");
   cmd->add_option("--vocab", args->vocab, "Tokenizer GGUF for the generated model (default: ../shared/vocab/ggml-vocab-qwen2.gguf)");
   cmd->add_option("--chat-model", args->chat_model, "Instruct GGUF model for the fix and the hover");
+  add_device_option(*cmd, &args->device);
   cmd->add_option("--max-tokens", args->max_tokens, "Most tokens per completion")->check(CLI::Range(1, 4096));
   cmd->add_option("--log-level", args->log_level, "Log level on stderr");
   cmd->callback([args, exit_code] { *exit_code = run_demo(*args); });

@@ -1,6 +1,7 @@
 // `rapide generate`: text generation through the Engine (cached sequences, sampling, speculative
 // decoding). Streams the text to stdout, or prints one JSON object with --json.
 #include "commands.h"
+#include "device_option.h"
 
 #include "rapide/inference/engine/engine.h"
 #include "rapide/inference/gguf.h"
@@ -38,7 +39,9 @@ struct GenerateArgs {
   std::string speculate = "none";
   std::string draft_model;
   int draft_max = 16;
+  std::string draft_policy = "cost";
   int threads = 0;
+  std::string device = "auto";
   int ctx = 4096;
   bool no_bos = false;
   bool ignore_eos = false;
@@ -59,7 +62,7 @@ struct Loaded {
   std::shared_ptr<const inf::Tokenizer> tokenizer;
 };
 
-bool load(const std::string& path, int threads, Loaded& out, bool need_tokenizer) {
+bool load(const std::string& path, int threads, const std::string& device, Loaded& out, bool need_tokenizer) {
   auto file = inf::gguf::GgufFile::open(path);
   if (!file) {
     std::fprintf(stderr, "rapide generate: %s\n", file.message().c_str());
@@ -73,13 +76,20 @@ bool load(const std::string& path, int threads, Loaded& out, bool need_tokenizer
     }
     out.tokenizer = *tok;
   }
+  const auto dev = resolve_device(device);
+  if (!dev) {
+    std::fprintf(stderr, "rapide generate: %s\n", dev.message().c_str());
+    return false;
+  }
   inf::LoadOptions lo;
   lo.n_threads = threads;
+  lo.device = *dev;
   auto model = inf::Model::load(*file, lo);
   if (!model) {
     std::fprintf(stderr, "rapide generate: %s: %s\n", path.c_str(), model.message().c_str());
     return false;
   }
+  std::fprintf(stderr, "rapide generate: %s\n", (*model)->device_note().c_str());
   out.model = std::move(*model);
   return true;
 }
@@ -110,6 +120,13 @@ int run_generate(GenerateArgs a) {
     std::fprintf(stderr, "rapide generate: --speculate draft needs --draft-model F (a small model with the same vocabulary)\n");
     return 2;
   }
+  eng::DraftPolicy policy;
+  if (a.draft_policy == "cost") policy = eng::DraftPolicy::COST;
+  else if (a.draft_policy == "adaptive") policy = eng::DraftPolicy::ADAPTIVE;
+  else {
+    std::fprintf(stderr, "rapide generate: --draft-policy must be cost or adaptive, got '%s'\n", a.draft_policy.c_str());
+    return 2;
+  }
   if (a.draft_max < 1) {
     std::fprintf(stderr, "rapide generate: --draft-max must be >= 1, got %d\n", a.draft_max);
     return 2;
@@ -120,9 +137,9 @@ int run_generate(GenerateArgs a) {
   }
 
   Loaded target;
-  if (!load(a.model, a.threads, target, true)) return 1;
+  if (!load(a.model, a.threads, a.device, target, true)) return 1;
   Loaded draft;
-  if (spec == eng::Speculation::DRAFT && !load(a.draft_model, a.threads, draft, false)) return 1;
+  if (spec == eng::Speculation::DRAFT && !load(a.draft_model, a.threads, a.device, draft, false)) return 1;
 
   eng::Engine::Options opts;
   opts.n_ctx = a.ctx;
@@ -147,6 +164,7 @@ int run_generate(GenerateArgs a) {
     r.stop_strings = a.stop;
     r.speculation = spec;
     r.draft_max = a.draft_max;
+    r.draft_policy = policy;
     return r;
   };
   if (!warmup.empty()) {
@@ -194,6 +212,15 @@ int run_generate(GenerateArgs a) {
     j["acceptance_rate"] = s.acceptance_rate();
     j["mean_accepted_length"] = s.mean_accepted();
     j["draft_forward_passes"] = s.draft_forward_passes;
+    // What the draft policy decided: passes that verified a draft, plain passes, plain passes
+    // chosen by the cost model although a draft was available, one-token exploration drafts,
+    // and its estimate of a pass of 1..draft_max+1 rows (ms).
+    j["draft_policy"] = std::string(eng::draft_policy_name(policy));
+    j["passes_with_draft"] = s.verifications;
+    j["passes_without_draft"] = s.forward_passes - s.verifications;
+    j["skipped_drafts"] = s.skipped_drafts;
+    j["explored_drafts"] = s.explored_drafts;
+    j["pass_cost_ms"] = r.pass_cost_ms;
     std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else {
     std::fputs("\n", stdout);
@@ -202,8 +229,11 @@ int run_generate(GenerateArgs a) {
                  r.prompt_tokens, r.prefilled_tokens, r.reused_tokens, r.prefill_tps(), r.tokens.size(), r.decode_tps(),
                  std::string(eng::finish_name(r.finish)).c_str());
     if (spec != eng::Speculation::NONE)
-      std::fprintf(stderr, "speculation %s: acceptance %.1f%%, mean accepted %.2f, %.3f forward passes per token\n",
-                   a.speculate.c_str(), 100 * s.acceptance_rate(), s.mean_accepted(), passes_per_token);
+      std::fprintf(stderr,
+                   "speculation %s (%s policy): acceptance %.1f%%, mean accepted %.2f, %.3f forward passes per token, "
+                   "%lld passes with a draft, %lld skipped by the cost model\n",
+                   a.speculate.c_str(), a.draft_policy.c_str(), 100 * s.acceptance_rate(), s.mean_accepted(),
+                   passes_per_token, static_cast<long long>(s.verifications), static_cast<long long>(s.skipped_drafts));
   }
   return 0;
 }
@@ -214,6 +244,7 @@ void register_generate(CLI::App& app, int* exit_code) {
   auto a = std::make_shared<GenerateArgs>();
   CLI::App* cmd = app.add_subcommand("generate", "Generate text from a prompt (greedy or sampled, optional speculative decoding)");
   cmd->add_option("--model,-m", a->model, "GGUF model file")->required();
+  add_device_option(*cmd, &a->device);
   cmd->add_option("--prompt,-p", a->prompt, "Prompt text (BOS added when the tokenizer says so)");
   cmd->add_option("--prompt-file,-f", a->prompt_file, "Read the prompt from a file");
   cmd->add_option("-n,--n-predict", a->n_predict, "Tokens to generate at most")->capture_default_str();
@@ -231,6 +262,10 @@ void register_generate(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--draft-model", a->draft_model, "Draft model for --speculate draft (same vocabulary as --model)");
   cmd->add_option("--draft-max", a->draft_max, "Most tokens drafted per verification")->capture_default_str();
+  cmd->add_option("--draft-policy", a->draft_policy,
+                  "Draft length: cost (draft only what is expected to pay for its verification, from measured pass "
+                  "times and acceptance) or adaptive (the drafter's adaptive length, always drafting)")
+      ->capture_default_str();
   cmd->add_option("--stop", a->stop, "Stop string (repeatable)");
   cmd->add_flag("--ignore-eos", a->ignore_eos, "Do not stop at end-of-generation tokens");
   cmd->add_flag("--no-bos", a->no_bos, "Do not add BOS even when the tokenizer would");

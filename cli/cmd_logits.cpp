@@ -2,6 +2,7 @@
 // last position (top-k tokens with logit and probability), as text or one JSON object. Used by
 // tests and for checking a model file by hand.
 #include "commands.h"
+#include "device_option.h"
 
 #include "rapide/inference/gguf.h"
 #include "rapide/inference/model.h"
@@ -26,6 +27,7 @@ struct LogitsArgs {
   std::string prompt;
   int top_k = 10;
   int threads = 0;
+  std::string device = "auto";
   bool json = false;
   bool all = false;
   bool no_bos = false;
@@ -43,13 +45,20 @@ int run_logits(const LogitsArgs& a) {
     std::fprintf(stderr, "rapide logits: %s: %s\n", a.model.c_str(), tok.message().c_str());
     return 1;
   }
+  const auto dev = resolve_device(a.device);
+  if (!dev) {
+    std::fprintf(stderr, "rapide logits: %s\n", dev.message().c_str());
+    return 1;
+  }
   inf::LoadOptions lo;
   lo.n_threads = a.threads;
+  lo.device = *dev;
   auto model = inf::Model::load(*file, lo);
   if (!model) {
     std::fprintf(stderr, "rapide logits: %s: %s\n", a.model.c_str(), model.message().c_str());
     return 1;
   }
+  std::fprintf(stderr, "rapide logits: %s\n", (*model)->device_note().c_str());
   std::vector<std::int32_t> ids = (*tok)->encode(a.prompt, !a.no_bos, false);
   if (ids.empty()) {
     std::fprintf(stderr, "rapide logits: the prompt gives no tokens\n");
@@ -106,6 +115,7 @@ void register_logits(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<LogitsArgs>();
   CLI::App* cmd = app.add_subcommand("logits", "Print the next-token distribution after a prompt (top-k; --json for tools)");
   cmd->add_option("--model,-m", args->model, "GGUF model file")->required();
+  add_device_option(*cmd, &args->device);
   cmd->add_option("--prompt,-p", args->prompt, "Prompt text (BOS added when the tokenizer says so)")->required();
   cmd->add_option("--top-k", args->top_k, "How many of the most likely tokens to print")->capture_default_str();
   cmd->add_option("--threads,-t", args->threads, "Threads (0: physical cores)")->capture_default_str();

@@ -1,6 +1,7 @@
 // `rapide perplexity`: llama-perplexity's measurement (see rapide/inference/perplexity.h) over a
 // text file: prints the running value per chunk ([1]3.5033,[2]...) and the final PPL.
 #include "commands.h"
+#include "device_option.h"
 
 #include "rapide/inference/gguf.h"
 #include "rapide/inference/model.h"
@@ -24,6 +25,7 @@ struct PerplexityArgs {
   std::string file;
   int ctx = 512;
   int threads = 0;
+  std::string device = "auto";
   bool json = false;
 };
 
@@ -47,13 +49,20 @@ int run_perplexity(const PerplexityArgs& a) {
     std::fprintf(stderr, "rapide perplexity: %s: %s\n", a.model.c_str(), tok.message().c_str());
     return 1;
   }
+  const auto dev = resolve_device(a.device);
+  if (!dev) {
+    std::fprintf(stderr, "rapide perplexity: %s\n", dev.message().c_str());
+    return 1;
+  }
   inf::LoadOptions lo;
   lo.n_threads = a.threads;
+  lo.device = *dev;
   auto model = inf::Model::load(*file, lo);
   if (!model) {
     std::fprintf(stderr, "rapide perplexity: %s: %s\n", a.model.c_str(), model.message().c_str());
     return 1;
   }
+  std::fprintf(stderr, "rapide perplexity: %s\n", (*model)->device_note().c_str());
   const std::vector<std::int32_t> ids = (*tok)->encode(text, true, false);
   inf::PerplexityOptions po;
   po.n_ctx = a.ctx;
@@ -84,6 +93,7 @@ void register_perplexity(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<PerplexityArgs>();
   CLI::App* cmd = app.add_subcommand("perplexity", "Perplexity of a model on a text file, computed as llama-perplexity does");
   cmd->add_option("--model,-m", args->model, "GGUF model file")->required();
+  add_device_option(*cmd, &args->device);
   cmd->add_option("--file,-f", args->file, "Text file")->required();
   cmd->add_option("--ctx,-c", args->ctx, "Chunk length in tokens (only the second half of each chunk is scored)")
       ->capture_default_str();

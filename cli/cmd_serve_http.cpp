@@ -1,6 +1,7 @@
 // `rapide serve-http`: the OpenAI-compatible completions server (see rapide/lsp/http_server.h)
 // over one Engine, so that many editors share one model on one machine.
 #include "commands.h"
+#include "device_option.h"
 
 #include "rapide/inference/engine/engine.h"
 #include "rapide/inference/gguf.h"
@@ -29,6 +30,7 @@ struct ServeHttpArgs {
   std::string api_key_env;
   std::string model_name;
   int threads = 0;
+  std::string device = "auto";
   int ctx = 4096;
   int max_batch = 4;
   int max_active = 16;
@@ -112,13 +114,20 @@ int run_serve_http(const ServeHttpArgs& a) {
     std::fprintf(stderr, "rapide serve-http: %s: %s\n", a.model.c_str(), tok.message().c_str());
     return 1;
   }
+  const auto dev = resolve_device(a.device);
+  if (!dev) {
+    std::fprintf(stderr, "rapide serve-http: %s\n", dev.message().c_str());
+    return 1;
+  }
   inf::LoadOptions lo;
   lo.n_threads = a.threads;
+  lo.device = *dev;
   auto model = inf::Model::load(*file, lo);
   if (!model) {
     std::fprintf(stderr, "rapide serve-http: %s: %s\n", a.model.c_str(), model.message().c_str());
     return 1;
   }
+  std::fprintf(stderr, "rapide serve-http: %s\n", (*model)->device_note().c_str());
   eng::Engine::Options eo;
   eo.n_ctx = a.ctx;
   eo.max_batch = a.max_batch;
@@ -158,6 +167,7 @@ void register_serve_http(CLI::App& app, int* exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "serve-http", "Serve the model over an OpenAI-compatible HTTP API (POST /v1/completions, GET /v1/models, /health)");
   cmd->add_option("--model", args->model, "GGUF model file")->required()->check(CLI::ExistingFile);
+  add_device_option(*cmd, &args->device);
   cmd->add_option("--listen", args->listen, "HOST:PORT to listen on (port 0: any free port)")->capture_default_str();
   cmd->add_option("--api-key-env", args->api_key_env,
                   "Environment variable holding the API key; requests then need 'Authorization: Bearer <key>'");

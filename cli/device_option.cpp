@@ -1,5 +1,7 @@
 #include "device_option.h"
 
+#include <CLI/CLI.hpp>
+
 #include <charconv>
 
 #ifdef RAPIDE_HAVE_CUDA
@@ -7,6 +9,13 @@
 #endif
 
 namespace rapide::cli {
+
+void add_device_option(CLI::App& cmd, std::string* device) {
+  cmd.add_option("--device", *device,
+                 "auto, cpu, cuda or cuda:N: where the model runs (auto: cuda:0 when this build has the CUDA backend, "
+                 "a device is present and the model fits in its memory, else cpu; the choice is logged on stderr)")
+      ->capture_default_str();
+}
 
 Result<std::string> resolve_device(const std::string& requested) {
   if (requested == "auto" || requested == "cpu") return requested;

@@ -8,7 +8,15 @@
 
 #include <string>
 
+namespace CLI {
+class App;
+}
+
 namespace rapide::cli {
+
+// Adds `--device` to a model-loading subcommand, bound to *device (its default stays what *device
+// holds: "auto" for every command), with the common help text.
+void add_device_option(CLI::App& cmd, std::string* device);
 
 // The device string to load models with ("cpu", "cuda:N"; "auto" stays "auto"), or an error:
 // bad syntax, a CUDA device asked of a build without the CUDA backend, no usable CUDA device,

@@ -10,6 +10,7 @@
 #include <vector>
 
 #ifdef RAPIDE_HAVE_CUDA
+#include "rapide/inference/cuda/cuda_backend.h"
 #include "rapide/inference/cuda/device.h"
 #endif
 
@@ -59,6 +60,10 @@ std::vector<rapide::cli::Register> commands() {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef RAPIDE_HAVE_CUDA
+  // Model::load then accepts --device cuda / cuda:N / auto (rapide_inference never links CUDA).
+  rapide::inference::cuda::register_cuda_backend();
+#endif
   CLI::App app{"rapide: a code assistant language server with its own LLM inference engine"};
   app.require_subcommand(0, 1);
   bool show_version = false;

@@ -38,9 +38,10 @@ Result<std::shared_ptr<LoadedModel>> load_one(const std::string& path, const std
   report(0.35, "weights of " + file);
   inference::LoadOptions lo;
   lo.n_threads = o.n_threads;
-  lo.device = o.device == "auto" ? "cpu" : o.device;
+  lo.device = o.device;  // "auto" is resolved by Model::load (cuda:0 when present and the model fits)
   auto model = inference::Model::load(g, lo);
   if (!model) return error("model '", path, "': ", model.message());
+  log.info("model {}: {}", path, (*model)->device_note());
   std::unique_ptr<inference::Model> draft;
   if (!draft_path.empty()) {
     report(0.6, "draft model " + std::filesystem::path(draft_path).filename().string());

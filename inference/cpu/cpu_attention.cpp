@@ -19,6 +19,7 @@
 #include "cpu/simd_math.h"
 
 #include "rapide/inference/quant/float16.h"
+#include "rapide/inference/softmax_math.h"
 
 #include <algorithm>
 #include <cmath>
@@ -343,13 +344,11 @@ void CpuBackend::attention(const KvCache& kv_base, std::int32_t layer, const flo
           scores_scalar(qh, sc.kt, sh.head_dim, sh.scale, jb, je, sc.s);
         float tile_max = kNegInf;
         for (std::int32_t j = jb; j < je; ++j) tile_max = std::max(tile_max, sc.s[j]);
-        if (tile_max > sc.m[r]) {
-          if (sc.l[r] > 0.0f) {
-            const float rescale = std::exp(sc.m[r] - tile_max);
-            scale_f32(rescale, acc, sh.head_dim_v);
-            sc.l[r] *= rescale;
-          }
-          sc.m[r] = tile_max;
+        // The online-softmax step of softmax_math.h (the CUDA kernels run the same function).
+        const float rescale = online_softmax_update(&sc.m[r], tile_max);
+        if (rescale != 1.0f) {
+          scale_f32(rescale, acc, sh.head_dim_v);
+          sc.l[r] *= rescale;
         }
 #if defined(__x86_64__)
         if (avx2) {

@@ -2,6 +2,7 @@
 
 #include "cpu/kernels.h"
 #include "cpu/simd_math.h"
+#include "rapide/inference/softmax_math.h"
 
 #include <cmath>
 #include <cstring>
@@ -16,10 +17,7 @@ bool avx2() {
 }
 
 void swiglu_scalar(const float* gate, const float* up, float* out, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    out[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
+  for (std::int64_t i = 0; i < n; ++i) out[i] = silu(gate[i]) * up[i];  // silu: softmax_math.h, as the CUDA kernel
 }
 
 #if defined(__x86_64__)

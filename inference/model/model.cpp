@@ -17,6 +17,7 @@ struct Model::Impl {
   std::unique_ptr<Backend> backend;
   std::unique_ptr<model::ArchModel> arch;
   WeightView tok_embd, output_norm, output;
+  std::string device_note;  // which device and why (see Model::device_note)
 
   // Activations, sized for `capacity_rows` batch rows (grown when a bigger batch arrives).
   std::int64_t capacity_rows = 0;
@@ -77,6 +78,86 @@ Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
 const ModelConfig& Model::config() const { return impl_->config; }
 Backend& Model::backend() { return *impl_->backend; }
+const std::string& Model::device_note() const { return impl_->device_note; }
+
+namespace {
+
+// Bytes of every distinct weight tensor (what a device backend uploads).
+std::uint64_t weight_bytes(std::span<const WeightView> weights) {
+  std::unordered_set<const std::uint8_t*> seen;
+  std::uint64_t total = 0;
+  for (const WeightView& w : weights)
+    if (!w.empty() && seen.insert(w.data).second)
+      total += static_cast<std::uint64_t>(w.n_mats) * static_cast<std::uint64_t>(w.n_rows) * w.row_bytes;
+  return total;
+}
+
+// "cpu", "cuda" / "cuda:N" (any registered prefix) or "auto" -> the backend, and a line saying
+// which and why into *note.
+Result<std::unique_ptr<Backend>> make_backend(const LoadOptions& opts, const ModelConfig& c,
+                                              std::span<const WeightView> weights, std::string* note) {
+  BackendOptions bo;
+  bo.n_threads = opts.n_threads;
+  const std::string& dev = opts.device;
+  if (dev == "cpu") {
+    *note = "device cpu (asked for)";
+    return make_cpu_backend(bo);
+  }
+  if (dev == "auto") {
+    const DeviceBackendFactory* f = find_device_backend("cuda");
+    if (!f || !f->create || !f->free_bytes) {
+      *note = "device auto -> cpu: this build has no CUDA backend";
+      return make_cpu_backend(bo);
+    }
+    const Result<std::size_t> free_bytes = f->free_bytes(0);
+    if (!free_bytes) {
+      *note = "device auto -> cpu: no usable CUDA device (" + free_bytes.message() + ")";
+      return make_cpu_backend(bo);
+    }
+    // Weights + a default KV cache (F16 K and V for min(context, 4096) positions) + 10% for
+    // activations and scratch must fit in what the device has free.
+    const std::int32_t kv_tokens = c.n_ctx_train > 0 ? std::min(c.n_ctx_train, 4096) : 4096;
+    const double kv_bytes = 2.0 * c.n_layer * static_cast<double>(kv_tokens) *
+                            (static_cast<double>(c.n_head_kv) * c.head_dim + static_cast<double>(c.n_head_kv) * c.head_dim_v);
+    const double need = (static_cast<double>(weight_bytes(weights)) + kv_bytes) * 1.1;
+    const auto mib = [](double b) { return std::to_string(static_cast<long long>(b / (1 << 20))); };
+    if (need > static_cast<double>(*free_bytes)) {
+      *note = "device auto -> cpu: the model needs ~" + mib(need) + " MiB (weights + a " + std::to_string(kv_tokens) +
+              "-token KV cache) but cuda:0 has " + mib(static_cast<double>(*free_bytes)) + " MiB free";
+      return make_cpu_backend(bo);
+    }
+    auto be = f->create(0, bo);
+    if (!be) {
+      *note = "device auto -> cpu: cuda:0 failed to start (" + be.message() + ")";
+      return make_cpu_backend(bo);
+    }
+    *note = "device auto -> cuda:0: a CUDA device is present and the model (~" + mib(need) + " MiB) fits in its " +
+            mib(static_cast<double>(*free_bytes)) + " MiB free";
+    return be;
+  }
+  // "<prefix>" or "<prefix>:N".
+  const std::size_t colon = dev.find(':');
+  const std::string prefix = dev.substr(0, colon);
+  int index = 0;
+  if (colon != std::string::npos) {
+    const std::string digits = dev.substr(colon + 1);
+    if (digits.empty() || digits.size() > 6 || digits.find_first_not_of("0123456789") != std::string::npos)
+      return error("device '", dev, "': expected cpu, auto, ", prefix, " or ", prefix, ":N with N a device index");
+    index = std::stoi(digits);
+  }
+  const DeviceBackendFactory* f = prefix.empty() ? nullptr : find_device_backend(prefix);
+  if (!f || !f->create) {
+    std::string avail = "cpu, auto";
+    if (find_device_backend("cuda")) avail += ", cuda, cuda:N";
+    return error("device '", dev, "' is not available in this build (available: ", avail, ")");
+  }
+  auto be = f->create(index, bo);
+  if (!be) return error("device '", dev, "': ", be.message());
+  *note = "device " + std::string((*be)->name()) + " (asked for)";
+  return be;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Model>> Model::load(std::shared_ptr<const gguf::GgufFile> file, const LoadOptions& opts) {
   if (!file) return error("Model::load: no GGUF file given");
@@ -86,12 +167,6 @@ Result<std::unique_ptr<Model>> Model::load(std::shared_ptr<const gguf::GgufFile>
   impl->file = file;
   impl->config = std::move(*cfg);
   const ModelConfig& c = impl->config;
-
-  if (opts.device != "cpu")
-    return error("device '", opts.device, "' is not available in this build (available: cpu)");
-  BackendOptions bo;
-  bo.n_threads = opts.n_threads;
-  impl->backend = make_cpu_backend(bo);
 
   model::TensorLoader l(*file, c.arch);
   impl->tok_embd = l.require(TensorKind::TOKEN_EMBD, -1, {c.n_embd, c.n_vocab});
@@ -107,6 +182,9 @@ Result<std::unique_ptr<Model>> Model::load(std::shared_ptr<const gguf::GgufFile>
   }
   if (!arch) return arch.error();
   impl->arch = std::move(*arch);
+  auto backend = make_backend(opts, c, l.all(), &impl->device_note);
+  if (!backend) return backend.error();
+  impl->backend = std::move(*backend);
   if (Status st = impl->backend->prepare_weights(l.all()); !st) return st.error();
   impl->reserve(1, 1);
   return std::unique_ptr<Model>(new Model(std::move(impl)));
@@ -201,6 +279,8 @@ Status Model::forward(std::span<const SequenceBatch> batch) {
       r += static_cast<std::int64_t>(b.logit_rows.size());
     }
   }
+  // A device backend's asynchronous failures surface here (to_host has synchronised).
+  if (Status st = be.device_status(); !st) return error("forward on ", std::string(be.name()), ": ", st.message());
   return {};
 }
 

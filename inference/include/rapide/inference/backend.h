@@ -152,6 +152,12 @@ class Backend {
   virtual void to_host(const float* src, float* host_dst, std::size_t n) = 0;
 
   virtual BackendStats& stats() = 0;
+
+  // The first failure of an asynchronous backend (a device kernel launch, copy or allocation
+  // that failed inside one of the void ops above), or ok. Sticky: once a device backend has
+  // failed, every later op does nothing and this keeps returning the error, so Model::forward
+  // reports it instead of returning garbage. The CPU backend never fails.
+  virtual Status device_status() { return {}; }
 };
 
 struct BackendOptions {
@@ -160,5 +166,20 @@ struct BackendOptions {
 
 // The CPU backend (always available).
 std::unique_ptr<Backend> make_cpu_backend(const BackendOptions& opts);
+
+// Device backends register here so rapide_inference never links them (the CUDA library links
+// rapide_inference, not the other way round). A registered prefix "cuda" makes Model::load accept
+// LoadOptions::device "cuda" and "cuda:N", and lets "auto" consider device 0. The CLI's main and
+// the CUDA tests call rapide::inference::cuda::register_cuda_backend(). Thread-safe; registering
+// a prefix again replaces the earlier factory.
+struct DeviceBackendFactory {
+  // A backend on device `index` (0-based), or why not (no device, index out of range...).
+  Result<std::unique_ptr<Backend>> (*create)(int index, const BackendOptions& opts) = nullptr;
+  // Free memory of device `index` in bytes, or why there is no usable device. Used by "auto".
+  Result<std::size_t> (*free_bytes)(int index) = nullptr;
+};
+void register_device_backend(std::string_view prefix, DeviceBackendFactory factory);
+// The factory registered for `prefix`, or nullptr.
+const DeviceBackendFactory* find_device_backend(std::string_view prefix);
 
 }  // namespace rapide::inference

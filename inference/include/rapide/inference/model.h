@@ -38,7 +38,10 @@ class GgufFile;
 
 struct LoadOptions {
   int n_threads = 0;           // 0: physical cores
-  std::string device = "cpu";  // "cpu" (a CUDA backend adds "cuda" / "cuda:N")
+  // "cpu"; "cuda" / "cuda:N" when a CUDA backend is registered (see register_device_backend in
+  // backend.h); "auto": cuda:0 when a device is present and the weights plus a default KV cache
+  // fit in its free memory, else cpu (Model::device_note() says which and why).
+  std::string device = "cpu";
 };
 
 class Model {
@@ -63,6 +66,9 @@ class Model {
   Status forward(std::span<const SequenceBatch> batch);
 
   Backend& backend();
+  // One line for the log: the device the model runs on and why ("device auto -> cpu: no usable
+  // CUDA device (...)").
+  const std::string& device_note() const;
 
   struct Impl;
 

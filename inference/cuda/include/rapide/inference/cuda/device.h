@@ -30,4 +30,14 @@ struct DeviceQuery {
 // Lists the usable CUDA devices. Thread-safe.
 DeviceQuery query_devices();
 
+// Measured device-to-device copy bandwidth of device `index` in GB/s (1e9 bytes/s), counting
+// each copied byte twice (read and written: the traffic a memory-bound kernel sees), the median
+// of several timed cudaMemcpyAsync calls of `bytes` bytes. Error text when no device, out of
+// memory, or a CUDA call fails.
+struct CopyBandwidth {
+  double gbps = 0;
+  std::string error;  // empty on success
+};
+CopyBandwidth measure_copy_bandwidth(int index, std::size_t bytes = std::size_t{256} << 20);
+
 }  // namespace rapide::inference::cuda
