@@ -19,6 +19,14 @@ std::string_view speculation_name(Speculation s) {
   return "?";
 }
 
+std::string_view draft_policy_name(DraftPolicy p) {
+  switch (p) {
+    case DraftPolicy::COST: return "cost";
+    case DraftPolicy::ADAPTIVE: return "adaptive";
+  }
+  return "?";
+}
+
 std::string_view finish_name(Finish f) {
   switch (f) {
     case Finish::LENGTH: return "length";
@@ -45,6 +53,7 @@ struct Engine::Impl {
   bool stopping = false;                            // guarded by mu
 
   std::vector<std::unique_ptr<Generation>> active;  // worker thread only
+  DraftCostState cost;                              // worker thread only
   std::uint64_t admitted = 0;
   std::thread worker;
 
@@ -156,7 +165,7 @@ void Engine::Impl::run() {
     }
     for (auto& g : admitted_now) {
       g->admitted_order = admitted++;
-      if (!g->check_cancel(Clock::now())) g->start(*pool, draft_pool.get(), draft.get(), opt.n_ctx);
+      if (!g->check_cancel(Clock::now())) g->start(*pool, draft_pool.get(), draft.get(), opt.n_ctx, &cost);
       active.push_back(std::move(g));
     }
     const auto now = Clock::now();
@@ -172,10 +181,14 @@ void Engine::Impl::run() {
       return a->admitted_order < b->admitted_order;
     });
     chosen.clear();
+    std::int32_t rows = 0;
     for (Generation* g : order) {
       if (static_cast<int>(chosen.size()) >= opt.max_batch) break;
-      g->plan(opt.prefill_chunk);
-      if (!g->finished()) chosen.push_back(g);
+      g->plan(opt.prefill_chunk, rows);
+      if (!g->finished()) {
+        chosen.push_back(g);
+        rows += g->planned_rows();
+      }
     }
     // Drafting may have taken a while: look at the cancel tokens again right before the pass.
     const auto now2 = Clock::now();
@@ -185,11 +198,18 @@ void Engine::Impl::run() {
       continue;
     }
     batches.clear();
-    for (Generation* g : chosen) batches.push_back(g->batch());
+    bool decoding = true;  // the cost model times decoding passes only (prefill rows cost otherwise)
+    std::int32_t pass_rows = 0;
+    for (Generation* g : chosen) {
+      batches.push_back(g->batch());
+      decoding = decoding && !g->prefilling();
+      pass_rows += g->planned_rows();
+    }
     const auto t0 = Clock::now();
     const Status st = model->forward(batches);
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     owner->passes_.fetch_add(1, std::memory_order_acq_rel);
+    if (st && decoding) cost.passes.observe(pass_rows, ms);
     for (Generation* g : chosen) {
       if (!st) g->finish(Finish::ERROR, "forward pass failed: " + st.message());
       else g->consume(ms);

@@ -26,9 +26,11 @@ Generation::Generation(GenerateRequest request, const Tokenizer& tokenizer, std:
 
 std::int32_t Generation::room() const { return seq_ ? seq_->kv->capacity() - seq_->kv->size() : 0; }
 
-void Generation::start(SequencePool& pool, SequencePool* draft_pool, Model* draft_model, std::int32_t n_ctx) {
+void Generation::start(SequencePool& pool, SequencePool* draft_pool, Model* draft_model, std::int32_t n_ctx,
+                       DraftCostState* cost) {
   if (finished()) return;
   started_ = true;
+  cost_ = cost;
   result_.queue_ms = ms_since(submitted_);
   if (req_.prompt.empty()) return finish(Finish::ERROR, "generate: the prompt is empty (at least one token is needed)");
   for (std::size_t i = 0; i < req_.prompt.size(); ++i)
@@ -104,6 +106,8 @@ void Generation::complete(std::int64_t pass_counter, SequencePool& pool, Sequenc
     std::string tail = decoder_.flush();
     result_.text += tail;
   }
+  if (cost_policy() && req_.speculation != Speculation::NONE)
+    for (std::int32_t r = 1; r <= std::max(1, req_.draft_max) + 1; ++r) result_.pass_cost_ms.push_back(cost_->passes.estimate(r));
   if (seq_) pool.release(std::move(seq_));
   if (draft_seq_ && draft_pool) draft_pool->release(std::move(draft_seq_));
   if (before_fulfil) before_fulfil();
@@ -112,7 +116,7 @@ void Generation::complete(std::int64_t pass_counter, SequencePool& pool, Sequenc
 
 // ---- planning --------------------------------------------------------------------------------
 
-void Generation::plan(std::int32_t prefill_chunk) {
+void Generation::plan(std::int32_t prefill_chunk, std::int32_t base_rows) {
   step_tokens_.clear();
   step_rows_.clear();
   draft_.clear();
@@ -133,7 +137,7 @@ void Generation::plan(std::int32_t prefill_chunk) {
   std::int32_t k = std::min({req_.draft_max, room() - 1, remaining - 1});
   if (req_.speculation != Speculation::NONE && k > 0) {
     const auto t0 = Clock::now();
-    draft_ = make_draft(k);
+    draft_ = make_draft(k, base_rows);
     draft_ms_ = ms_since(t0);
     if (finished()) return;
   }
@@ -142,12 +146,37 @@ void Generation::plan(std::int32_t prefill_chunk) {
   for (std::int32_t r = 0; r < static_cast<std::int32_t>(step_tokens_.size()); ++r) step_rows_.push_back(r);
 }
 
-std::vector<std::int32_t> Generation::make_draft(std::int32_t k) {
+void Generation::count_choice(const DraftChoice& c, std::int32_t k_max) {
+  if (k_max <= 0) return;
+  if (c.explored) ++result_.speculation.explored_drafts;
+  else if (c.k == 0) ++result_.speculation.skipped_drafts;
+}
+
+std::vector<std::int32_t> Generation::make_draft(std::int32_t k, std::int32_t base_rows) {
   std::vector<std::int32_t> out;
   if (ngram_) {
-    out = ngram_->draft(history_, k);
-  } else if (draft_model_) {
-    k = std::min(k, draft_len_.value());
+    if (!cost_policy()) return ngram_->draft(history_, k);
+    // Cost policy: the match length is the acceptance class; draft what pays.
+    const NgramDrafter::Match m = ngram_->find_match(history_);
+    if (m.n == 0) return out;
+    draft_class_ = std::min(m.n, cost_->ngram.n_classes() - 1);
+    const std::int32_t k_max =
+        static_cast<std::int32_t>(std::min<std::size_t>(static_cast<std::size_t>(k), ngram_->available(history_, m)));
+    const DraftChoice c = choose_draft_length(cost_->passes, cost_->ngram, draft_class_, k_max, base_rows, 0.0, cost_->options);
+    count_choice(c, k_max);
+    return ngram_->continuation(history_, m, c.k);
+  }
+  if (draft_model_) {
+    if (cost_policy()) {
+      draft_class_ = 0;
+      const DraftChoice c = choose_draft_length(cost_->passes, cost_->draft, 0, k, base_rows, cost_->draft_token_ms(),
+                                                cost_->options);
+      count_choice(c, k);
+      k = c.k;
+      if (k == 0) return out;
+    } else {
+      k = std::min(k, draft_len_.value());
+    }
     if (Status st = draft_with_model(k, out); !st) finish(Finish::ERROR, "draft model: " + st.message());
   }
   return out;
@@ -167,7 +196,9 @@ Status Generation::draft_with_model(std::int32_t k, std::vector<std::int32_t>& o
   for (std::int32_t i = 0; i < k; ++i) {
     const std::int32_t row = static_cast<std::int32_t>(feed.size()) - 1;
     Model::SequenceBatch b{draft_seq_->kv.get(), feed, {&row, 1}, draft_logits_.data()};
+    const auto t0 = Clock::now();
     if (Status st = draft_model_->forward({&b, 1}); !st) return st;
+    if (cost_) cost_->observe_draft_pass(static_cast<int>(feed.size()), ms_since(t0));
     ++result_.speculation.draft_forward_passes;
     draft_seq_->tokens.insert(draft_seq_->tokens.end(), feed.begin(), feed.end());
     std::int32_t x;
@@ -244,6 +275,7 @@ void Generation::consume(double elapsed_ms) {
     st.accepted += accepted;
     if (ngram_) ngram_->update(k, accepted);
     if (draft_model_) draft_len_.update(k, accepted);
+    if (cost_policy()) (ngram_ ? cost_->ngram : cost_->draft).observe(draft_class_, k, accepted);
   }
   // Roll back the drafted tokens that were not accepted: KV keeps pending + accepted.
   seq_->truncate(seq_->kv->size() - (k - accepted));

@@ -31,16 +31,20 @@ class Generation {
   const GenerateRequest& request() const { return req_; }
   std::future<GenerateResult> future() { return promise_.get_future(); }
 
-  // Takes a sequence from the pool (prefix reuse). On error the generation is finished.
-  void start(SequencePool& pool, SequencePool* draft_pool, Model* draft_model, std::int32_t n_ctx);
+  // Takes a sequence from the pool (prefix reuse). On error the generation is finished. `cost`:
+  // the engine's draft cost model (worker thread only; outlives the generation).
+  void start(SequencePool& pool, SequencePool* draft_pool, Model* draft_model, std::int32_t n_ctx,
+             DraftCostState* cost = nullptr);
 
   bool finished() const { return finish_.has_value(); }
   bool prefilling() const { return prefilling_; }
   std::uint64_t admitted_order = 0;
 
   // Prepares the input of the next forward pass (may run draft-model forwards). Finishes the
-  // generation on error.
-  void plan(std::int32_t prefill_chunk);
+  // generation on error. `base_rows`: rows other generations put into the same pass.
+  void plan(std::int32_t prefill_chunk, std::int32_t base_rows = 0);
+  // Rows of the planned pass (0 when nothing is planned).
+  std::int32_t planned_rows() const { return static_cast<std::int32_t>(step_tokens_.size()); }
   Model::SequenceBatch batch();
   // Processes the logits of the forward pass that just ran; `elapsed_ms` is its wall time.
   void consume(double elapsed_ms);
@@ -56,7 +60,9 @@ class Generation {
  private:
   std::int32_t room() const;  // tokens the target KV can still take
   bool emit(std::int32_t token);  // false when the generation finished
-  std::vector<std::int32_t> make_draft(std::int32_t k);
+  std::vector<std::int32_t> make_draft(std::int32_t k, std::int32_t base_rows);
+  bool cost_policy() const { return cost_ && req_.draft_policy == DraftPolicy::COST; }
+  void count_choice(const DraftChoice& c, std::int32_t k_max);
   Status draft_with_model(std::int32_t k, std::vector<std::int32_t>& out);
 
   GenerateRequest req_;
@@ -92,6 +98,8 @@ class Generation {
   std::optional<Sampler> draft_sampler_;
   AdaptiveDraftLength draft_len_{1, 16, 4};
   std::vector<float> draft_logits_;
+  DraftCostState* cost_ = nullptr;
+  int draft_class_ = 0;  // acceptance class of the current draft (n-gram match length)
 };
 
 }  // namespace rapide::inference::engine

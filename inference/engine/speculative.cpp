@@ -68,17 +68,29 @@ NgramDrafter::Match NgramDrafter::find_match(std::span<const std::int32_t> token
   return best;
 }
 
-std::vector<std::int32_t> NgramDrafter::draft(std::span<const std::int32_t> tokens, int limit) const {
+std::size_t NgramDrafter::available(std::span<const std::int32_t> tokens, const Match& m) const {
+  if (m.n == 0) return 0;
+  const std::size_t size = m.source < 0 ? tokens.size() : sources_[static_cast<std::size_t>(m.source)].size();
+  return size > m.continuation ? size - m.continuation : 0;
+}
+
+std::vector<std::int32_t> NgramDrafter::continuation(std::span<const std::int32_t> tokens, const Match& m,
+                                                     int len) const {
   std::vector<std::int32_t> out;
+  if (m.n == 0 || len <= 0) return out;
+  std::span<const std::int32_t> seq = m.source < 0 ? tokens : std::span<const std::int32_t>(sources_[static_cast<std::size_t>(m.source)]);
+  const std::size_t end = std::min(seq.size(), m.continuation + static_cast<std::size_t>(len));
+  if (m.continuation < end) out.assign(seq.begin() + static_cast<std::ptrdiff_t>(m.continuation), seq.begin() + static_cast<std::ptrdiff_t>(end));
+  return out;
+}
+
+std::vector<std::int32_t> NgramDrafter::draft(std::span<const std::int32_t> tokens, int limit) const {
   const Match m = find_match(tokens);
-  if (m.n == 0) return out;
+  if (m.n == 0) return {};
   int len = std::min(limit, length_.value());
   if (options_.long_match_ngram > 0 && m.n >= options_.long_match_ngram) len = std::min(limit, options_.max_draft);
   if (m.n < options_.confident_ngram) len = std::min(len, options_.short_match_draft);
-  if (len <= 0) return out;
-  std::span<const std::int32_t> seq = m.source < 0 ? tokens : std::span<const std::int32_t>(sources_[static_cast<std::size_t>(m.source)]);
-  for (std::size_t i = m.continuation; i < seq.size() && static_cast<int>(out.size()) < len; ++i) out.push_back(seq[i]);
-  return out;
+  return continuation(tokens, m, len);
 }
 
 AcceptDecision accept_or_replace(std::span<const TokenProb> p, std::span<const TokenProb> q, std::int32_t drafted,

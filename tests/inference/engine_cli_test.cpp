@@ -37,8 +37,21 @@ TEST(EngineCli, GenerateJsonWithEachSpeculationModeGivesTheSameTokens) {
   const nlohmann::json ngram = run_json(ngram_args);
   EXPECT_EQ(ngram.at("tokens"), plain.at("tokens"));
   EXPECT_EQ(ngram.at("speculate"), "ngram");
+  // The cost policy is the default and says what it decided.
+  EXPECT_EQ(ngram.at("draft_policy"), "cost");
+  for (const char* key : {"passes_with_draft", "passes_without_draft", "skipped_drafts", "explored_drafts"})
+    EXPECT_TRUE(ngram.contains(key)) << key;
+  EXPECT_EQ(ngram.at("passes_with_draft").get<std::int64_t>() + ngram.at("passes_without_draft").get<std::int64_t>(),
+            ngram.at("forward_passes").get<std::int64_t>());
+  EXPECT_EQ(ngram.at("pass_cost_ms").size(), 7u);  // rows 1..draft_max+1
+  auto cost_draft_args = base;
+  cost_draft_args.insert(cost_draft_args.end(), {"--speculate", "draft", "--draft-model", model.string(), "--draft-max", "8"});
+  const nlohmann::json cost_draft = run_json(cost_draft_args);
+  EXPECT_EQ(cost_draft.at("tokens"), plain.at("tokens"));
+  // The drafter's adaptive length always drafts: the model drafting for itself is always right.
   auto draft_args = base;
-  draft_args.insert(draft_args.end(), {"--speculate", "draft", "--draft-model", model.string(), "--draft-max", "8"});
+  draft_args.insert(draft_args.end(), {"--speculate", "draft", "--draft-model", model.string(), "--draft-max", "8",
+                                       "--draft-policy", "adaptive"});
   const nlohmann::json draft = run_json(draft_args);
   EXPECT_EQ(draft.at("tokens"), plain.at("tokens"));
   EXPECT_DOUBLE_EQ(draft.at("acceptance_rate").get<double>(), 1.0);  // the model drafting for itself
@@ -68,6 +81,9 @@ TEST(EngineCli, BadArgumentsGiveClearErrors) {
   ProcessResult r = run_process({RAPIDE_BINARY, "generate", "--model", model.string(), "--prompt", "x", "--speculate", "magic"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("none, ngram or draft"), std::string::npos) << r.err;
+  r = run_process({RAPIDE_BINARY, "generate", "--model", model.string(), "--prompt", "x", "--draft-policy", "magic"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--draft-policy"), std::string::npos) << r.err;
   r = run_process({RAPIDE_BINARY, "generate", "--model", model.string(), "--prompt", "x", "--speculate", "draft"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("--draft-model"), std::string::npos) << r.err;

@@ -80,11 +80,16 @@ const std::vector<std::string>& prompts() {
   return p;
 }
 
-GenerateRequest request_for(const Tokenizer& tok, const std::string& text, int n, Speculation s) {
+// The mechanism tests (acceptance counts, passes saved, the sampled law) use the drafter's
+// adaptive length, which always drafts: the cost policy may rightly decide that drafting does not
+// pay on these tiny models and run plain passes. The identity tests run both policies.
+GenerateRequest request_for(const Tokenizer& tok, const std::string& text, int n, Speculation s,
+                            DraftPolicy policy = DraftPolicy::ADAPTIVE) {
   GenerateRequest r;
   r.prompt = tok.encode(text, true, false);
   r.max_tokens = n;
   r.speculation = s;
+  r.draft_policy = policy;
   r.stop_at_eog = false;  // run the full length: more positions compared
   return r;
 }
@@ -103,17 +108,28 @@ TEST(Engine, SpeculativeGreedyEqualsPlainGreedyOnTheRealModel) {
     ASSERT_EQ(ref.tokens.size(), 48u);
     for (Speculation s : {Speculation::NGRAM, Speculation::DRAFT}) {
       for (Engine* e : {spec.get(), same_draft.get()}) {
-        for (int draft_max : {1, 3, 8, 16}) {
-          GenerateRequest r = request_for(tok, text, 48, s);
-          r.draft_max = draft_max;
-          const GenerateResult out = e->generate(std::move(r));
-          ASSERT_EQ(out.finish, Finish::LENGTH) << out.error;
-          EXPECT_EQ(out.tokens, ref.tokens) << "prompt '" << text << "' speculation " << speculation_name(s)
-                                            << " draft_max " << draft_max;
-          EXPECT_EQ(out.text, ref.text);
-          rejected += out.speculation.drafted - out.speculation.accepted;
-          accepted += out.speculation.accepted;
-          EXPECT_LE(out.speculation.forward_passes, 48);
+        for (DraftPolicy policy : {DraftPolicy::ADAPTIVE, DraftPolicy::COST}) {
+          for (int draft_max : {1, 3, 8, 16}) {
+            GenerateRequest r = request_for(tok, text, 48, s, policy);
+            r.draft_max = draft_max;
+            const GenerateResult out = e->generate(std::move(r));
+            ASSERT_EQ(out.finish, Finish::LENGTH) << out.error;
+            EXPECT_EQ(out.tokens, ref.tokens) << "prompt '" << text << "' speculation " << speculation_name(s)
+                                              << " policy " << draft_policy_name(policy) << " draft_max " << draft_max;
+            EXPECT_EQ(out.text, ref.text);
+            rejected += out.speculation.drafted - out.speculation.accepted;
+            accepted += out.speculation.accepted;
+            EXPECT_LE(out.speculation.forward_passes, 48);
+            const SpeculationStats& st = out.speculation;
+            EXPECT_LE(st.verifications + st.skipped_drafts, st.forward_passes);
+            if (policy == DraftPolicy::COST) {
+              EXPECT_EQ(out.pass_cost_ms.size(), static_cast<std::size_t>(draft_max + 1));
+            } else {
+              EXPECT_EQ(st.skipped_drafts, 0);
+              EXPECT_EQ(st.explored_drafts, 0);
+              EXPECT_TRUE(out.pass_cost_ms.empty());
+            }
+          }
         }
       }
     }
@@ -193,6 +209,7 @@ TEST(Engine, SampledOutputWithDraftSpeculationHasTheTargetDistribution) {
       r.sampling.seed = seed0 + static_cast<std::uint64_t>(i);
       r.stop_at_eog = false;
       r.speculation = spec;
+      r.draft_policy = DraftPolicy::ADAPTIVE;  // always drafts: the rejection rule is what is tested
       r.draft_max = 4;
       const GenerateResult out = e.generate(std::move(r));
       EXPECT_EQ(out.tokens.size(), 2u) << out.error;
@@ -502,12 +519,15 @@ TEST(Engine, SpeculativeGreedyEqualsPlainGreedyOnGeneratedModels) {
       ASSERT_EQ(ref.finish, Finish::LENGTH) << ref.error;
       for (Engine* e : {other_draft.get(), self_draft.get()}) {
         for (Speculation s : {Speculation::NGRAM, Speculation::DRAFT}) {
-          GenerateRequest r = request_for(tok, text, 16, s);
-          r.draft_max = 6;
-          const GenerateResult out = e->generate(std::move(r));
-          ASSERT_EQ(out.finish, Finish::LENGTH) << out.error;
-          EXPECT_EQ(out.tokens, ref.tokens) << arch << " '" << text << "' " << speculation_name(s);
-          rejected += out.speculation.drafted - out.speculation.accepted;
+          for (DraftPolicy policy : {DraftPolicy::ADAPTIVE, DraftPolicy::COST}) {
+            GenerateRequest r = request_for(tok, text, 16, s, policy);
+            r.draft_max = 6;
+            const GenerateResult out = e->generate(std::move(r));
+            ASSERT_EQ(out.finish, Finish::LENGTH) << out.error;
+            EXPECT_EQ(out.tokens, ref.tokens) << arch << " '" << text << "' " << speculation_name(s) << " "
+                                              << draft_policy_name(policy);
+            rejected += out.speculation.drafted - out.speculation.accepted;
+          }
         }
       }
     }

@@ -24,12 +24,17 @@
 // tokens generated so far; DRAFT runs the draft model (same vocabulary) with its own cached
 // sequences. Both verify k drafted tokens in one forward of k+1 rows (see speculative.h). Greedy
 // output is identical to plain greedy decoding; sampled output has the target's distribution.
+// By default (DraftPolicy::COST) the worker times every decoding pass by its row count and learns
+// the acceptance of each kind of draft across requests, and a step drafts only as many tokens as
+// are expected to pay for their verification (draft_cost.h): speculation then falls back to plain
+// decoding on models and texts where it would lose.
 //
 // Thread-safety: submit(), cancel tokens and the handles may be used from any thread. Callbacks
 // (on_token) run on the worker thread: keep them short and never call back into the Engine's
 // blocking functions from them. The destructor cancels everything and joins the worker.
 #pragma once
 
+#include "rapide/inference/engine/draft_cost.h"
 #include "rapide/inference/engine/request_queue.h"
 #include "rapide/inference/engine/sampling.h"
 #include "rapide/inference/engine/speculative.h"
@@ -51,6 +56,15 @@ namespace rapide::inference::engine {
 
 enum class Speculation { NONE, NGRAM, DRAFT };
 std::string_view speculation_name(Speculation s);  // "none", "ngram", "draft"
+
+// How many tokens a speculative step drafts.
+//   COST      the engine's online cost model (draft_cost.h): measured pass time per row count and
+//             acceptance per n-gram match length (or per draft position), k maximising the
+//             expected tokens per unit of time, k = 0 (a plain pass) when drafting would not pay
+//   ADAPTIVE  the drafter's own adaptive length, whatever a pass of k+1 rows costs (always drafts
+//             when the drafter has something)
+enum class DraftPolicy { COST, ADAPTIVE };
+std::string_view draft_policy_name(DraftPolicy p);  // "cost", "adaptive"
 
 enum class Finish {
   LENGTH,       // max_tokens reached (or the context is full)
@@ -79,6 +93,7 @@ struct GenerateRequest {
 
   Speculation speculation = Speculation::NONE;
   std::int32_t draft_max = 16;       // cap on drafted tokens per verification
+  DraftPolicy draft_policy = DraftPolicy::COST;
   std::vector<std::vector<std::int32_t>> draft_sources;  // extra n-gram sources (document, context)
 
   int priority = 0;                  // higher runs first (see request_queue.h priority::)
@@ -102,6 +117,9 @@ struct GenerateResult {
   SpeculationStats speculation;
   std::int64_t finished_at_pass = 0;  // Engine::forward_passes() when the request finished
   std::vector<float> prompt_logits;   // when return_prompt_logits
+  // Cost policy: the engine's estimate of a target pass of 1..draft_max+1 rows (ms) when the
+  // request finished (empty without speculation or with DraftPolicy::ADAPTIVE).
+  std::vector<double> pass_cost_ms;
 
   double prefill_tps() const { return prefill_ms > 0 ? prefilled_tokens / (prefill_ms / 1000.0) : 0.0; }
   double decode_tps() const { return decode_ms > 0 ? static_cast<double>(tokens.size()) / (decode_ms / 1000.0) : 0.0; }

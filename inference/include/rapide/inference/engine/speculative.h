@@ -80,6 +80,9 @@ class NgramDrafter {
     std::size_t continuation = 0;  // index of the first proposed token in that sequence
   };
   Match find_match(std::span<const std::int32_t> tokens) const;
+  // Tokens available after a match (in `tokens` or its source), and the first `len` of them.
+  std::size_t available(std::span<const std::int32_t> tokens, const Match& m) const;
+  std::vector<std::int32_t> continuation(std::span<const std::int32_t> tokens, const Match& m, int len) const;
 
  private:
   NgramOptions options_;
@@ -105,6 +108,10 @@ struct SpeculationStats {
   std::int64_t accepted = 0;         // drafted tokens accepted
   std::int64_t verifications = 0;    // forward passes that verified at least one drafted token
   std::int64_t draft_forward_passes = 0;  // draft-model forward passes (draft mode only)
+  // Cost policy (draft_cost.h): passes where a draft was possible but a plain pass was expected
+  // to be faster, and drafts of one token made only to keep the estimates measured.
+  std::int64_t skipped_drafts = 0;
+  std::int64_t explored_drafts = 0;
   double acceptance_rate() const { return drafted ? static_cast<double>(accepted) / static_cast<double>(drafted) : 0.0; }
   double mean_accepted() const {
     return verifications ? static_cast<double>(accepted) / static_cast<double>(verifications) : 0.0;
